@@ -1,0 +1,986 @@
+#!/usr/bin/env python3
+"""Generate the embedded synthetic dataset for Xinghualing district (杏花岭区), Taiyuan.
+
+    python data/make_xinghualing.py [OUT_DIR]      # default: data/xinghualing/
+
+Headline figures come from 《太原市杏花岭区“十四五”教育事业发展规划》 (杏政发〔2022〕17号,
+/work/shared/seeds/000_3bf94dc3a89a6442.txt); everything else (zones, positions, per-school
+sizes, births, applicants) is synthetic and drawn here. See data/xinghualing/README.md.
+
+Determinism: pure standard library; the only randomness source is
+``random.Random(seed).random()`` (whose output for an int seed is stable across Python
+versions). All integer draws, weighted choices, shuffles and normals are built on top of it
+here; every float written is formatted with fixed decimals. Running twice, on any machine
+with Python >= 3.11, gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import math
+import random
+import sys
+from pathlib import Path
+
+SEED = 20201231  # the plan's figures are "至2020年底" (as at end of 2020)
+
+# --------------------------------------------------------------------------------------
+# Figures from the plan (quoted phrase in the comment). Tests assert these exactly.
+# --------------------------------------------------------------------------------------
+KG_COUNT = 100  # "全区在册幼儿园100所"
+KG_TEACHERS = 1696  # "专任教师1696人"
+KG_CHILDREN = 16760  # "在园幼儿16760人"
+KG_INCLUSIVE_COUNT = 92  # "普惠性幼儿园占全区幼儿园92.1%"
+KG_PUBLIC_CHILDREN = 7995  # "公办园在园幼儿占比达47.7%"  (7995 / 16760 = 47.70%)
+KG_GROSS_RATE_2020 = 98.91  # 专栏一 "学前教育毛入园率(%) 2020年 98.91"
+POP_3_5_IN_2020 = 16945  # births 2015..2017 so that 16760 / 16945 = 98.91 %
+
+PRIMARY_PUBLIC_URBAN = 38  # "公办小学包括城区小学38所"
+PRIMARY_PUBLIC_RURAL = 11  # "街乡联校3所(共有农村小学11所)"
+PRIMARY_PRIVATE = 2  # "包括49所公办小学和2所民办小学"
+PRIMARY_PUPILS = 48550  # "其中小学生48550人"
+JUNIOR_URBAN = 10  # "初级中学13所,包括城区初中10所"
+JUNIOR_RURAL = 3  # "农村初中3所"
+JUNIOR_PUPILS = 3853  # "初中生3853人"
+SPECIAL_PUPILS = 230  # 特殊教育学校 "在校生230人"
+SPECIAL_TEACHERS = 33  # 特殊教育学校 "专任教师33人"
+SCHOOL_TEACHERS = 2991  # "全区各级各类学校专任教师2991名" (read here as primary+junior+special)
+
+EDUCATION_GROUPS = 6  # "全区形成6个教育集团"
+GROUP_BRANCHES = 9  # "(设9所分校、校区)"
+SCHOOL_COMMUNITIES = 10  # "形成杏花岭区一中学区等10个学校发展共同体"
+KG_COMMUNITIES = 21  # "杏花岭区西羊市幼儿园园区等21个幼教发展共同体"
+
+# --------------------------------------------------------------------------------------
+# Synthetic choices (not in the plan)
+# --------------------------------------------------------------------------------------
+KG_INCLUSIVE_PRIVATE_CHILDREN = 7415  # so inclusive = 15,410 = 91.9 % ("在园幼儿占比达90%以上")
+KG_PUBLIC_COUNT = 40  # of the 92 inclusive kindergartens
+CLASS_CAP = {"kindergarten": 30, "primary": 45, "junior": 50, "special": 12}  # 班额
+TYPICAL_CLASS = {
+    "kindergarten": (25, 29),
+    "primary": (38, 44),
+    "junior": (40, 48),
+    "special": (10, 11),
+}
+PUPILS_PER_TEACHER = {"primary": 18.5, "junior": 12.5}
+SPECIAL_SEATS = 40
+KG_APPLICANTS_2021 = 5600
+PRIMARY_APPLICANTS_2021 = 8100
+YEARS = list(range(2010, 2021))
+# births relative to the 2016 peak (全面二孩 from 2016), falling 2018-2020
+BIRTH_SHAPE = {
+    2010: 0.80,
+    2011: 0.83,
+    2012: 0.90,
+    2013: 0.86,
+    2014: 0.92,
+    2015: 0.89,
+    2016: 1.00,
+    2017: 1.02,
+    2018: 0.85,
+    2019: 0.78,
+    2020: 0.745,
+}
+CATEGORY_P = [("A", 0.60), ("B", 0.20), ("C", 0.20)]  # A 户籍+房产, B 户籍, C 居住证/随迁
+MIGRANT_P = {"A": 0.0, "B": 0.03, "C": 0.90}
+N_CHOICES_P = [(0, 0.01), (1, 0.30), (2, 0.28), (3, 0.41)]
+SIBLING_P = 0.06
+FEMALE_P = 0.48
+SPECIAL_NEEDS_P = 0.015
+OWN_ZONE_BONUS = 2.5  # catchment pull in the choice model
+DIST_SCALE_KM = 1.5  # distance decay 1 / (1 + (d / DIST_SCALE_KM)^2)
+PRIVATE_PULL = 0.35
+# first-choice demand / entry seats targeted for the popular schools
+HOT_TARGETS = {
+    "kindergarten": {
+        "西羊市幼儿园": 3.5,
+        "杏花岭区第一幼儿园": 2.8,
+        "杏花岭区第二幼儿园": 2.3,
+        "杏花岭区第五幼儿园": 2.0,
+    },
+    "primary": {
+        "新道街小学": 3.3,
+        "东华门小学": 2.7,
+        "杏花岭小学": 2.3,
+        "胜利街小学": 2.0,
+        "后沟小学": 1.8,
+    },
+}
+
+# --------------------------------------------------------------------------------------
+# Zones: 10 streets (街道) and 3 townships (乡). x east, y north, km; synthetic layout.
+# --------------------------------------------------------------------------------------
+ZONES = [  # zone_id, name, kind, x_km, y_km, population (synthetic, total 650,000)
+    ("Z01", "鼓楼街道", "street", 1.2, 1.0, 52000),
+    ("Z02", "杏花岭街道", "street", 2.6, 1.8, 61000),
+    ("Z03", "大东关街道", "street", 4.0, 1.2, 63000),
+    ("Z04", "坝陵桥街道", "street", 1.5, 3.0, 57000),
+    ("Z05", "敦化坊街道", "street", 3.2, 3.4, 58000),
+    ("Z06", "职工新街街道", "street", 4.6, 2.8, 69000),
+    ("Z07", "三桥街道", "street", 1.0, 5.0, 54000),
+    ("Z08", "巨轮街道", "street", 2.6, 5.4, 60000),
+    ("Z09", "涧河街道", "street", 3.2, 7.2, 73000),
+    ("Z10", "杨家峪街道", "street", 5.8, 4.4, 60000),
+    ("Z11", "中涧河乡", "township", 5.8, 9.5, 20000),
+    ("Z12", "小返乡", "township", 9.0, 12.5, 12000),
+    ("Z13", "柏板乡", "township", 10.0, 7.0, 11000),
+]
+SCHOOL_RADIUS_KM = {"street": 1.2, "township": 2.5}
+
+# Primary schools: (name, zone, kind, size weight). kind: public | private | rural.
+PRIMARY = [
+    ("新道街小学", "Z01", "public", 2.0),
+    ("东华门小学", "Z01", "public", 1.8),
+    ("鼓楼小学", "Z01", "public", 1.0),
+    ("柳巷小学", "Z01", "public", 0.8),
+    ("杏花岭小学", "Z02", "public", 1.7),
+    ("府东街小学", "Z02", "public", 1.0),
+    ("精营东边街小学", "Z02", "public", 0.8),
+    ("察院后小学", "Z02", "public", 0.9),
+    ("大东关小学", "Z03", "public", 1.2),
+    ("小东门小学", "Z03", "public", 1.0),
+    ("东岗路小学", "Z03", "public", 1.1),
+    ("桥头街小学", "Z03", "public", 0.9),
+    ("坝陵桥小学", "Z04", "public", 1.2),
+    ("胜利街小学", "Z04", "public", 1.5),
+    ("北大街小学", "Z04", "public", 0.9),
+    ("新民北街小学", "Z04", "public", 0.9),
+    ("敦化坊小学", "Z05", "public", 1.1),
+    ("享堂小学", "Z05", "public", 1.0),
+    ("东华门小学敦化坊分校", "Z05", "public", 1.0),
+    ("新建路小学", "Z05", "public", 1.0),
+    ("博雅实验小学", "Z05", "private", 0.7),
+    ("职工新街小学", "Z06", "public", 1.2),
+    ("后沟小学", "Z06", "public", 1.4),
+    ("杏花岭小学职工新街分校", "Z06", "public", 1.0),
+    ("北固碾小学", "Z06", "public", 1.0),
+    ("三桥小学", "Z07", "public", 1.1),
+    ("胜利街小学三桥分校", "Z07", "public", 0.9),
+    ("五龙口小学", "Z07", "public", 1.0),
+    ("巨轮小学", "Z08", "public", 1.2),
+    ("剪子湾小学", "Z08", "public", 0.9),
+    ("东华门小学北校区", "Z08", "public", 1.0),
+    ("胜利街小学巨轮分校", "Z08", "public", 0.9),
+    ("涧河小学", "Z09", "public", 1.2),
+    ("新道街小学富力分校", "Z09", "public", 1.1),
+    ("后沟小学涧河分校", "Z09", "public", 0.9),
+    ("丈子头小学", "Z09", "public", 1.0),
+    ("明德外国语小学", "Z09", "private", 0.6),
+    ("杨家峪小学", "Z10", "public", 1.1),
+    ("新道街小学中车分校", "Z10", "public", 1.1),
+    ("化工路小学", "Z10", "public", 1.1),
+    ("中涧河小学", "Z11", "rural", 0.35),
+    ("松庄小学", "Z11", "rural", 0.25),
+    ("窊流小学", "Z11", "rural", 0.15),
+    ("西墕小学", "Z11", "rural", 0.12),
+    ("东墕小学", "Z11", "rural", 0.12),
+    ("小返小学", "Z12", "rural", 0.25),
+    ("大返小学", "Z12", "rural", 0.12),
+    ("苗家咀小学", "Z12", "rural", 0.10),
+    ("柏板小学", "Z13", "rural", 0.25),
+    ("冶峪小学", "Z13", "rural", 0.12),
+    ("庙坪小学", "Z13", "rural", 0.10),
+]
+JUNIOR = [  # (name, zone, kind, size weight)
+    ("杏花岭区一中", "Z02", "public", 1.5),
+    ("杏花岭区二中", "Z01", "public", 1.1),
+    ("杏花岭区三中", "Z04", "public", 1.3),
+    ("杏花岭区四中", "Z03", "public", 1.0),
+    ("杏花岭区五中", "Z05", "public", 1.0),
+    ("杏花岭区六中", "Z06", "public", 1.0),
+    ("杏花岭区七中", "Z07", "public", 0.9),
+    ("杏花岭区八中", "Z08", "public", 1.0),
+    ("杏花岭区九中", "Z09", "public", 1.0),
+    ("杏花岭区三中杨家峪校区", "Z10", "public", 0.8),
+    ("中涧河中学", "Z11", "rural", 0.5),
+    ("小返中学", "Z12", "rural", 0.35),
+    ("柏板中学", "Z13", "rural", 0.35),
+]
+SPECIAL = ("杏花岭区特殊教育学校", "Z04")
+
+# 教育集团: (name, lead, branches). 9 branches in all.
+GROUPS = [
+    ("新道街小学教育集团", "新道街小学", ["新道街小学中车分校", "新道街小学富力分校"]),
+    ("东华门小学教育集团", "东华门小学", ["东华门小学敦化坊分校", "东华门小学北校区"]),
+    ("杏花岭小学教育集团", "杏花岭小学", ["杏花岭小学职工新街分校"]),
+    ("后沟小学教育集团", "后沟小学", ["后沟小学涧河分校"]),
+    ("胜利街小学教育集团", "胜利街小学", ["胜利街小学三桥分校", "胜利街小学巨轮分校"]),
+    ("杏花岭区三中教育集团", "杏花岭区三中", ["杏花岭区三中杨家峪校区"]),
+]
+# 学校发展共同体 leads (members: nearest public schools not in an education group)
+SCHOOL_COMMUNITY_LEADS = [
+    ("杏花岭区一中学区", "杏花岭区一中"),
+    ("鼓楼小学发展共同体", "鼓楼小学"),
+    ("大东关小学发展共同体", "大东关小学"),
+    ("坝陵桥小学发展共同体", "坝陵桥小学"),
+    ("敦化坊小学发展共同体", "敦化坊小学"),
+    ("职工新街小学发展共同体", "职工新街小学"),
+    ("三桥小学发展共同体", "三桥小学"),
+    ("巨轮小学发展共同体", "巨轮小学"),
+    ("涧河小学发展共同体", "涧河小学"),
+    ("杨家峪小学发展共同体", "杨家峪小学"),
+]
+
+# Public kindergartens (公办园): (name, zone, size weight). 40 of them.
+KG_PUBLIC = [
+    ("西羊市幼儿园", "Z01", 1.8),
+    ("杏花岭区第一幼儿园", "Z01", 1.6),
+    ("鼓楼幼儿园", "Z01", 1.0),
+    ("柳巷幼儿园", "Z01", 0.8),
+    ("杏花岭区第二幼儿园", "Z02", 1.5),
+    ("府东街幼儿园", "Z02", 1.0),
+    ("精营东边街幼儿园", "Z02", 0.8),
+    ("察院后幼儿园", "Z02", 0.8),
+    ("杏花岭区第三幼儿园", "Z03", 1.3),
+    ("大东关幼儿园", "Z03", 1.0),
+    ("小东门幼儿园", "Z03", 0.9),
+    ("桥头街幼儿园", "Z03", 0.8),
+    ("杏花岭区第四幼儿园", "Z04", 1.3),
+    ("坝陵桥幼儿园", "Z04", 1.0),
+    ("北大街幼儿园", "Z04", 0.9),
+    ("杏花岭区第五幼儿园", "Z05", 1.4),
+    ("敦化坊幼儿园", "Z05", 1.0),
+    ("享堂幼儿园", "Z05", 0.9),
+    ("新建路幼儿园", "Z05", 0.9),
+    ("杏花岭区第六幼儿园", "Z06", 1.3),
+    ("职工新街幼儿园", "Z06", 1.0),
+    ("北固碾幼儿园", "Z06", 0.9),
+    ("杏花岭区第七幼儿园", "Z07", 1.2),
+    ("三桥幼儿园", "Z07", 1.0),
+    ("五龙口幼儿园", "Z07", 0.9),
+    ("杏花岭区第八幼儿园", "Z08", 1.2),
+    ("巨轮幼儿园", "Z08", 1.0),
+    ("剪子湾幼儿园", "Z08", 0.9),
+    ("杏花岭区第九幼儿园", "Z09", 1.2),
+    ("涧河幼儿园", "Z09", 1.0),
+    ("丈子头幼儿园", "Z09", 0.9),
+    ("杏花岭区第十幼儿园", "Z10", 1.2),
+    ("杨家峪幼儿园", "Z10", 1.0),
+    ("化工路幼儿园", "Z10", 0.9),
+    ("中涧河乡中心幼儿园", "Z11", 0.8),
+    ("松庄幼儿园", "Z11", 0.4),
+    ("小返乡中心幼儿园", "Z12", 0.6),
+    ("大返幼儿园", "Z12", 0.35),
+    ("柏板乡中心幼儿园", "Z13", 0.6),
+    ("冶峪幼儿园", "Z13", 0.35),
+]
+SCHOOL_COMMUNITY_MIN_MEMBERS, SCHOOL_COMMUNITY_MAX_MEMBERS = 2, 5
+# 幼教发展共同体 leads (named "<lead>园区"); members: nearest unassigned inclusive kindergartens
+KG_COMMUNITY_LEADS = [
+    "西羊市幼儿园",
+    "杏花岭区第一幼儿园",
+    "杏花岭区第二幼儿园",
+    "杏花岭区第三幼儿园",
+    "杏花岭区第四幼儿园",
+    "杏花岭区第五幼儿园",
+    "杏花岭区第六幼儿园",
+    "杏花岭区第七幼儿园",
+    "杏花岭区第八幼儿园",
+    "杏花岭区第九幼儿园",
+    "杏花岭区第十幼儿园",
+    "中涧河乡中心幼儿园",
+    "小返乡中心幼儿园",
+    "柏板乡中心幼儿园",
+    "府东街幼儿园",
+    "大东关幼儿园",
+    "坝陵桥幼儿园",
+    "敦化坊幼儿园",
+    "职工新街幼儿园",
+    "三桥幼儿园",
+    "巨轮幼儿园",
+]
+KG_COMMUNITY_MIN_MEMBERS, KG_COMMUNITY_MAX_MEMBERS = 3, 5
+# Names for the 52 inclusive private (普惠性民办) and 8 private (民办) kindergartens
+KG_INCLUSIVE_PRIVATE_BRANDS = [
+    "小天使",
+    "金太阳",
+    "阳光",
+    "育英",
+    "童心",
+    "启智",
+    "博爱",
+    "蓓蕾",
+    "爱心",
+    "新星",
+    "七彩",
+    "小博士",
+    "春苗",
+    "智慧树",
+    "明珠",
+    "小太阳",
+    "贝贝",
+    "彩虹",
+    "童乐",
+    "快乐宝贝",
+    "小红花",
+    "向日葵",
+    "星星",
+    "小树苗",
+    "金色童年",
+    "童趣",
+    "乐乐",
+    "小精灵",
+    "金钥匙",
+    "育才",
+    "晨曦",
+    "蒲公英",
+    "小百灵",
+    "欢乐谷",
+    "未来星",
+    "小海豚",
+    "朝阳",
+    "小白鸽",
+    "聪聪",
+    "东方娃娃",
+    "红苹果",
+    "萌芽",
+    "绿苑",
+    "童星",
+    "小画家",
+    "紫藤",
+    "春晖",
+    "雏鹰",
+    "金葵花",
+    "希望",
+    "开心果",
+    "蓝天",
+]
+KG_PRIVATE_NAMES = [
+    "博雅双语幼儿园",
+    "英华国际幼儿园",
+    "启明双语幼儿园",
+    "锦绣国际幼儿园",
+    "华韵双语幼儿园",
+    "睿思国际幼儿园",
+    "卓越双语幼儿园",
+    "橡树湾国际幼儿园",
+]
+KG_SIZE_WEIGHT = {"inclusive_private": (1.0, 0.30), "private": (1.0, 0.25)}  # mean, sd
+
+
+# --------------------------------------------------------------------------------------
+# Deterministic helpers on top of Random.random() only
+# --------------------------------------------------------------------------------------
+class Draw:
+    """All randomness of one stream; only Random.random() is ever called."""
+
+    def __init__(self, seed: int):
+        self._rng = random.Random(seed)
+
+    def u(self) -> float:
+        return self._rng.random()
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + (b - a) * self.u()
+
+    def int_below(self, n: int) -> int:
+        """Uniform integer in [0, n)."""
+        return min(int(self.u() * n), n - 1)
+
+    def int_between(self, a: int, b: int) -> int:
+        """Uniform integer in [a, b]."""
+        return a + self.int_below(b - a + 1)
+
+    def bernoulli(self, p: float) -> bool:
+        return self.u() < p
+
+    def weighted_index(self, weights: list[float]) -> int:
+        total = sum(weights)
+        x = self.u() * total
+        acc = 0.0
+        last = -1
+        for i, w in enumerate(weights):
+            if w <= 0:
+                continue
+            last = i
+            acc += w
+            if x < acc:
+                return i
+        return last
+
+    def weighted(self, pairs):
+        """pairs: [(value, weight)] -> value."""
+        return pairs[self.weighted_index([w for _, w in pairs])][0]
+
+    def normal(self) -> float:
+        """Standard normal by Box-Muller; rounded to 1e-9 so libm ulp differences cannot leak."""
+        u1 = 1.0 - self.u()  # (0, 1]
+        u2 = self.u()
+        return round(math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2), 9)
+
+    def shuffle(self, items: list) -> None:
+        """Fisher-Yates, in place."""
+        for i in range(len(items) - 1, 0, -1):
+            j = self.int_below(i + 1)
+            items[i], items[j] = items[j], items[i]
+
+    def point_near(self, x: float, y: float, radius: float) -> tuple[float, float]:
+        """Uniform point in the disc of `radius` around (x, y) by rejection."""
+        while True:
+            dx, dy = self.uniform(-1, 1), self.uniform(-1, 1)
+            if dx * dx + dy * dy <= 1.0:
+                return x + dx * radius, y + dy * radius
+
+
+def apportion(total: int, weights: list[float]) -> list[int]:
+    """Integers proportional to weights that sum exactly to total (largest remainder)."""
+    s = sum(weights)
+    quotas = [total * w / s for w in weights]
+    base = [math.floor(q) for q in quotas]
+    rest = total - sum(base)
+    order = sorted(range(len(weights)), key=lambda i: (-(quotas[i] - base[i]), i))
+    for i in order[:rest]:
+        base[i] += 1
+    return base
+
+
+def dist(ax: float, ay: float, bx: float, by: float) -> float:
+    return math.sqrt((ax - bx) ** 2 + (ay - by) ** 2)
+
+
+def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def km(x: float) -> str:
+    return f"{x:.3f}"
+
+
+# --------------------------------------------------------------------------------------
+# Builders
+# --------------------------------------------------------------------------------------
+ZONE_BY_ID = {z[0]: z for z in ZONES}
+
+
+def build_zones() -> list[list]:
+    return [[zid, name, kind, km(x), km(y), pop] for zid, name, kind, x, y, pop in ZONES]
+
+
+def _place(d: Draw, zone_id: str) -> tuple[float, float]:
+    _, _, kind, zx, zy, _ = ZONE_BY_ID[zone_id]
+    return d.point_near(zx, zy, SCHOOL_RADIUS_KM[kind])
+
+
+def _classes(d: Draw, level: str, enrolled: int) -> int:
+    lo, hi = TYPICAL_CLASS[level]
+    typical = d.int_between(lo, hi)
+    c = max(1, math.ceil(enrolled / typical))
+    assert enrolled <= c * CLASS_CAP[level]
+    return c
+
+
+def build_schools() -> list[dict]:
+    """All schools as dicts (one per row of schools.csv)."""
+    d = Draw(SEED + 1)
+    schools: list[dict] = []
+
+    # ---- kindergartens: 40 public (hand list), 52 inclusive private, 8 private ----
+    n_ip = KG_INCLUSIVE_COUNT - KG_PUBLIC_COUNT
+    n_priv = KG_COUNT - KG_INCLUSIVE_COUNT
+    assert len(KG_PUBLIC) == KG_PUBLIC_COUNT
+    pops = [z[5] for z in ZONES]
+    streets = [i for i, z in enumerate(ZONES) if z[2] == "street"]
+    ip_per_zone = apportion(
+        n_ip, [p * (1.0 if ZONES[i][2] == "street" else 0.5) for i, p in enumerate(pops)]
+    )
+    priv_per_zone = [0] * len(ZONES)
+    for i, n in zip(streets, apportion(n_priv, [pops[i] for i in streets]), strict=True):
+        priv_per_zone[i] = n
+    brands = list(KG_INCLUSIVE_PRIVATE_BRANDS)
+    assert len(brands) >= n_ip and len(set(brands)) == len(brands)
+    d.shuffle(brands)
+    priv_names = list(KG_PRIVATE_NAMES)
+    d.shuffle(priv_names)
+    kgs = []  # (name, zone, sector, weight)
+    for zi, z in enumerate(ZONES):
+        zid = z[0]
+        kgs += [(n, zid, "public", w) for n, zz, w in KG_PUBLIC if zz == zid]
+        for _ in range(ip_per_zone[zi]):
+            m, sd = KG_SIZE_WEIGHT["inclusive_private"]
+            kgs.append(
+                (brands.pop() + "幼儿园", zid, "inclusive_private", max(0.35, m + sd * d.normal()))
+            )
+        for _ in range(priv_per_zone[zi]):
+            m, sd = KG_SIZE_WEIGHT["private"]
+            kgs.append((priv_names.pop(), zid, "private", max(0.4, m + sd * d.normal())))
+    assert len(kgs) == KG_COUNT
+    by_sector = {
+        "public": KG_PUBLIC_CHILDREN,
+        "inclusive_private": KG_INCLUSIVE_PRIVATE_CHILDREN,
+        "private": KG_CHILDREN - KG_PUBLIC_CHILDREN - KG_INCLUSIVE_PRIVATE_CHILDREN,
+    }
+    enrolled = [0] * len(kgs)
+    for sector, total in by_sector.items():
+        idx = [i for i, k in enumerate(kgs) if k[2] == sector]
+        # public weights get a little noise too
+        ws = [
+            kgs[i][3] * (1.0 + 0.08 * d.normal()) if sector == "public" else kgs[i][3] for i in idx
+        ]
+        for i, n in zip(idx, apportion(total, ws), strict=True):
+            enrolled[i] = n
+    teachers = apportion(KG_TEACHERS, [e * max(0.7, 1.0 + 0.08 * d.normal()) for e in enrolled])
+    for i, (name, zid, sector, _) in enumerate(kgs):
+        x, y = _place(d, zid)
+        schools.append(
+            dict(
+                school_id=f"K{i + 1:03d}",
+                name=name,
+                level="kindergarten",
+                sector=sector,
+                zone_id=zid,
+                seats=round(enrolled[i] / 3 * d.uniform(1.05, 1.15)),
+                enrolled=enrolled[i],
+                classes=_classes(d, "kindergarten", enrolled[i]),
+                class_size_cap=CLASS_CAP["kindergarten"],
+                teachers=teachers[i],
+                x=x,
+                y=y,
+            )
+        )
+
+    # ---- primary, junior, special ----
+    def noisy(w):
+        return max(0.05, w * (1.0 + 0.15 * d.normal()))
+
+    p_enr = apportion(PRIMARY_PUPILS, [noisy(w) for _, _, _, w in PRIMARY])
+    j_enr = apportion(JUNIOR_PUPILS, [noisy(w) for _, _, _, w in JUNIOR])
+    tw = [e / PUPILS_PER_TEACHER["primary"] * max(0.7, 1.0 + 0.06 * d.normal()) for e in p_enr] + [
+        e / PUPILS_PER_TEACHER["junior"] * max(0.7, 1.0 + 0.06 * d.normal()) for e in j_enr
+    ]
+    t = apportion(SCHOOL_TEACHERS - SPECIAL_TEACHERS, tw)
+    p_teach, j_teach = t[: len(PRIMARY)], t[len(PRIMARY) :]
+    for i, (name, zid, kind, _) in enumerate(PRIMARY):
+        x, y = _place(d, zid)
+        schools.append(
+            dict(
+                school_id=f"P{i + 1:02d}",
+                name=name,
+                level="primary",
+                sector="private" if kind == "private" else "public",
+                zone_id=zid,
+                seats=round(p_enr[i] / 6 * d.uniform(1.0, 1.15)),
+                enrolled=p_enr[i],
+                classes=_classes(d, "primary", p_enr[i]),
+                class_size_cap=CLASS_CAP["primary"],
+                teachers=p_teach[i],
+                x=x,
+                y=y,
+            )
+        )
+    for i, (name, zid, _kind, _) in enumerate(JUNIOR):
+        x, y = _place(d, zid)
+        schools.append(
+            dict(
+                school_id=f"J{i + 1:02d}",
+                name=name,
+                level="junior",
+                sector="public",
+                zone_id=zid,
+                seats=round(j_enr[i] / 3 * d.uniform(0.98, 1.08)),
+                enrolled=j_enr[i],
+                classes=_classes(d, "junior", j_enr[i]),
+                class_size_cap=CLASS_CAP["junior"],
+                teachers=j_teach[i],
+                x=x,
+                y=y,
+            )
+        )
+    x, y = _place(d, SPECIAL[1])
+    schools.append(
+        dict(
+            school_id="S01",
+            name=SPECIAL[0],
+            level="special",
+            sector="public",
+            zone_id=SPECIAL[1],
+            seats=SPECIAL_SEATS,
+            enrolled=SPECIAL_PUPILS,
+            classes=_classes(d, "special", SPECIAL_PUPILS),
+            class_size_cap=CLASS_CAP["special"],
+            teachers=SPECIAL_TEACHERS,
+            x=x,
+            y=y,
+        )
+    )
+    return schools
+
+
+def school_rows(schools: list[dict]) -> list[list]:
+    return [
+        [
+            s["school_id"],
+            s["name"],
+            s["level"],
+            s["sector"],
+            s["zone_id"],
+            s["seats"],
+            s["enrolled"],
+            s["classes"],
+            s["class_size_cap"],
+            s["teachers"],
+            km(s["x"]),
+            km(s["y"]),
+        ]
+        for s in schools
+    ]
+
+
+def build_groups(schools: list[dict]) -> tuple[list[list], list[list]]:
+    by_name = {s["name"]: s for s in schools}
+    groups, members = [], []
+    # 教育集团
+    for gi, (gname, lead, branches) in enumerate(GROUPS):
+        gid = f"G{gi + 1}"
+        groups.append([gid, gname, "education_group", by_name[lead]["school_id"]])
+        members.append([gid, by_name[lead]["school_id"], "lead"])
+        for b in branches:
+            assert by_name[b]["level"] == by_name[lead]["level"]
+            members.append([gid, by_name[b]["school_id"], "branch"])
+    in_group = {by_name[n]["school_id"] for _, lead, br in GROUPS for n in [lead, *br]}
+
+    def form_communities(
+        leads: list[dict], pool: list[dict], min_each: int, cap: int
+    ) -> list[list[dict]]:
+        """First `min_each` rounds: each lead in turn takes its nearest unassigned school.
+        Then the rest go, nearest (lead, school) pair first, to leads with room below `cap`."""
+        out = [[] for _ in leads]
+        pool = list(pool)
+
+        def d_ls(k, s):
+            return dist(leads[k]["x"], leads[k]["y"], s["x"], s["y"])
+
+        for _ in range(min_each):
+            for k in range(len(leads)):
+                best = min(pool, key=lambda s: (d_ls(k, s), s["school_id"]))
+                out[k].append(best)
+                pool.remove(best)
+        pairs = sorted((d_ls(k, s), s["school_id"], k) for k in range(len(leads)) for s in pool)
+        by_id = {s["school_id"]: s for s in pool}
+        for _, sid, k in pairs:
+            if sid in by_id and len(out[k]) < cap:
+                out[k].append(by_id.pop(sid))
+        assert not by_id, "community capacity too small"
+        return out
+
+    # 学校发展共同体: public primary/junior schools outside the education groups
+    leads = [by_name[n] for _, n in SCHOOL_COMMUNITY_LEADS]
+    lead_ids = {s["school_id"] for s in leads}
+    pool = [
+        s
+        for s in schools
+        if s["level"] in ("primary", "junior")
+        and s["sector"] == "public"
+        and s["school_id"] not in in_group
+        and s["school_id"] not in lead_ids
+    ]
+    mems = form_communities(leads, pool, SCHOOL_COMMUNITY_MIN_MEMBERS, SCHOOL_COMMUNITY_MAX_MEMBERS)
+    for ci, ((cname, _), lead, mem) in enumerate(
+        zip(SCHOOL_COMMUNITY_LEADS, leads, mems, strict=True)
+    ):
+        cid = f"C{ci + 1:02d}"
+        groups.append([cid, cname, "school_community", lead["school_id"]])
+        members.append([cid, lead["school_id"], "lead"])
+        members += [[cid, sid, "member"] for sid in sorted(s["school_id"] for s in mem)]
+
+    # 幼教发展共同体: inclusive kindergartens (public + inclusive_private)
+    leads = [by_name[n] for n in KG_COMMUNITY_LEADS]
+    lead_ids = {s["school_id"] for s in leads}
+    pool = [
+        s
+        for s in schools
+        if s["level"] == "kindergarten"
+        and s["sector"] != "private"
+        and s["school_id"] not in lead_ids
+    ]
+    mems = form_communities(leads, pool, KG_COMMUNITY_MIN_MEMBERS, KG_COMMUNITY_MAX_MEMBERS)
+    for ci, (lead, mem) in enumerate(zip(leads, mems, strict=True)):
+        cid = f"KC{ci + 1:02d}"
+        groups.append([cid, lead["name"] + "园区", "kindergarten_community", lead["school_id"]])
+        members.append([cid, lead["school_id"], "lead"])
+        members += [[cid, sid, "member"] for sid in sorted(s["school_id"] for s in mem)]
+    return groups, members
+
+
+def build_births() -> dict[tuple[str, int], int]:
+    """Births by zone and year; births 2015..2017 sum exactly to POP_3_5_IN_2020."""
+    d = Draw(SEED + 2)
+    fert = {z[0]: max(0.8, 1.0 + 0.08 * d.normal()) for z in ZONES}
+    raw = {}
+    for zid, _, kind, _, _, pop in ZONES:
+        rate = 0.0087 * (1.08 if kind == "township" else 1.0)  # about 8.7 births per 1000
+        for y in YEARS:
+            raw[(zid, y)] = pop * rate * BIRTH_SHAPE[y] * fert[zid] * (1.0 + 0.04 * d.normal())
+    window = [(z[0], y) for z in ZONES for y in (2015, 2016, 2017)]
+    scale = POP_3_5_IN_2020 / sum(raw[k] for k in window)
+    births = {k: int(v * scale + 0.5) for k, v in raw.items()}
+    for k, n in zip(window, apportion(POP_3_5_IN_2020, [raw[k] for k in window]), strict=True):
+        births[k] = n
+    return births
+
+
+def birth_rows(births) -> list[list]:
+    return [[z[0], y, births[(z[0], y)]] for z in ZONES for y in YEARS]
+
+
+def choice_weights(schools: list[dict], level: str) -> tuple[list[dict], dict[str, list[float]]]:
+    """Per-zone first-choice probabilities, with the popular schools calibrated to HOT_TARGETS."""
+    cands = [s for s in schools if s["level"] == level]
+    base = {}
+    for zid, _, _, zx, zy, _ in ZONES:
+        row = []
+        for s in cands:
+            g = 1.0 / (1.0 + (dist(zx, zy, s["x"], s["y"]) / DIST_SCALE_KM) ** 2)
+            if s["zone_id"] == zid:
+                g *= OWN_ZONE_BONUS
+            if s["sector"] == "private":
+                g *= PRIVATE_PULL
+            row.append(s["seats"] * g)
+        base[zid] = row
+    return cands, base
+
+
+def calibrate(cands, base, n_by_zone: dict[str, float], targets: dict[str, float]) -> list[float]:
+    """Popularity multipliers so expected first-choice demand / seats hits each target."""
+    pop = [1.0] * len(cands)
+    hot = {i: targets[s["name"]] for i, s in enumerate(cands) if s["name"] in targets}
+    assert len(hot) == len(targets)
+    for _ in range(200):
+        demand = [0.0] * len(cands)
+        for zid, row in base.items():
+            ws = [p * b for p, b in zip(pop, row, strict=True)]
+            tot = sum(ws)
+            for i, w in enumerate(ws):
+                demand[i] += n_by_zone[zid] * w / tot
+        for i, t in hot.items():
+            pop[i] *= t * cands[i]["seats"] / demand[i]
+    return [round(p, 9) for p in pop]
+
+
+def build_applicants(schools, births, level: str) -> list[list]:
+    if level == "kindergarten":
+        d, total, prefix = Draw(SEED + 3), KG_APPLICANTS_2021, "KA21"
+        first = datetime.date(2017, 9, 1)
+        last = datetime.date(2018, 8, 31)
+    else:
+        d, total, prefix = Draw(SEED + 4), PRIMARY_APPLICANTS_2021, "PA21"
+        first = datetime.date(2014, 9, 1)
+        last = datetime.date(2015, 8, 31)
+    # children born Sep (Y1) .. Aug (Y1 + 1): 4/12 of Y1's births, 8/12 of the next year's
+    zone_w = [
+        births[(z[0], first.year)] * 4 / 12 + births[(z[0], last.year)] * 8 / 12 for z in ZONES
+    ]
+    per_zone = apportion(total, zone_w)
+    zones = [z[0] for z, n in zip(ZONES, per_zone, strict=True) for _ in range(n)]
+    d.shuffle(zones)
+
+    cands, base = choice_weights(schools, level)
+    p_choose = 1.0 - N_CHOICES_P[0][1]
+    n_by_zone = {z[0]: n * p_choose for z, n in zip(ZONES, per_zone, strict=True)}
+    pop = calibrate(cands, base, n_by_zone, HOT_TARGETS[level])
+    weights = {zid: [p * b for p, b in zip(pop, row, strict=True)] for zid, row in base.items()}
+    ndays = (last - first).days + 1
+
+    rows = []
+    for k, zid in enumerate(zones):
+        n = d.weighted(N_CHOICES_P)
+        ws = list(weights[zid])
+        picks = []
+        for _ in range(n):
+            i = d.weighted_index(ws)
+            picks.append(cands[i]["school_id"])
+            ws[i] = 0.0
+        category = d.weighted(CATEGORY_P)
+        migrant = 1 if d.bernoulli(MIGRANT_P[category]) else 0
+        sibling = ""
+        if d.bernoulli(SIBLING_P):
+            if picks and d.bernoulli(0.8):
+                sibling = picks[0]
+            else:
+                sibling = cands[d.weighted_index(weights[zid])]["school_id"]
+        gender = "F" if d.bernoulli(FEMALE_P) else "M"
+        birth = first + datetime.timedelta(days=d.int_below(ndays))
+        special = 1 if d.bernoulli(SPECIAL_NEEDS_P) else 0
+        rows.append(
+            [
+                f"{prefix}-{k + 1:05d}",
+                zid,
+                ";".join(picks),
+                category,
+                sibling,
+                gender,
+                birth.isoformat(),
+                special,
+                migrant,
+            ]
+        )
+    return rows
+
+
+POLICY_KINDERGARTEN = """\
+# Kindergarten admission lottery policy, Xinghualing 2021 (synthetic, see README.md).
+# 公办幼儿园全面实行电脑派位; many kindergartens admit 志愿优先 (first choice first).
+mechanism = "immediate_acceptance"   # 志愿优先 / Boston mechanism
+tie_break = "single"                 # one lottery number per applicant
+
+# 同胞优先: an older sibling already attends this kindergarten
+# sibling priority: applicant.sibling_school_id == this kindergarten
+[[tiers]]
+name = "sibling"
+sibling = true
+
+# 片区内户籍+房产: lives in the kindergarten's zone with household registration and home
+# catchment with hukou and property
+[[tiers]]
+name = "catchment_hukou"
+same_zone = true
+category = ["A"]
+
+# 片区内户籍或居住证: lives in the zone with hukou only, or with a residence permit
+# catchment, hukou only or residence permit
+[[tiers]]
+name = "catchment"
+same_zone = true
+category = ["B", "C"]
+
+# 其余申请人: everyone else falls into the implicit last tier "open"
+"""
+
+POLICY_PRIMARY = """\
+# Primary (grade 1) admission lottery policy, Xinghualing 2021 (synthetic, see README.md).
+# 小学入学统一实行网上信息登记; oversubscribed schools admit by tier, then lottery number.
+mechanism = "deferred_acceptance"    # 平行志愿: no loss for ranking a popular school first
+tie_break = "single"                 # one lottery number per applicant
+
+# 同胞优先: an older sibling already attends this school
+# sibling priority: applicant.sibling_school_id == this school
+[[tiers]]
+name = "sibling"
+sibling = true
+
+# 第一类: 片区内户籍+房产 (房户一致)
+# category A: hukou and home ownership in the school's zone
+[[tiers]]
+name = "catchment_hukou_property"
+same_zone = true
+category = ["A"]
+
+# 第二类: 片区内户籍 (无房产)
+# category B: hukou in the zone, no property
+[[tiers]]
+name = "catchment_hukou"
+same_zone = true
+category = ["B"]
+
+# 第三类: 片区内居住证 (随迁子女)
+# category C: residence permit in the zone (children of migrant workers)
+[[tiers]]
+name = "catchment_residence_permit"
+same_zone = true
+category = ["C"]
+
+# 其余申请人: everyone else falls into the implicit last tier "open"
+"""
+
+APPLICANT_HEADER = [
+    "applicant_id",
+    "zone_id",
+    "choices",
+    "category",
+    "sibling_school_id",
+    "gender",
+    "birth_date",
+    "special_needs",
+    "migrant",
+]
+
+
+def check(schools, groups, members, births, kg_apps, pr_apps) -> None:
+    """The plan's figures (and contract invariants) hold exactly, or we refuse to write."""
+    lv = {
+        lvl: [s for s in schools if s["level"] == lvl]
+        for lvl in ("kindergarten", "primary", "junior", "special")
+    }
+    kg = lv["kindergarten"]
+    assert len(kg) == KG_COUNT and sum(s["enrolled"] for s in kg) == KG_CHILDREN
+    assert sum(s["teachers"] for s in kg) == KG_TEACHERS
+    assert sum(s["sector"] != "private" for s in kg) == KG_INCLUSIVE_COUNT
+    assert sum(s["enrolled"] for s in kg if s["sector"] == "public") == KG_PUBLIC_CHILDREN
+    assert sum(s["enrolled"] for s in kg if s["sector"] != "private") >= 0.9 * KG_CHILDREN
+    pr = lv["primary"]
+    township = {z[0] for z in ZONES if z[2] == "township"}
+    pub = [s for s in pr if s["sector"] == "public"]
+    assert len(pr) == 51 and len(pub) == 49
+    assert sum(s["zone_id"] in township for s in pub) == PRIMARY_PUBLIC_RURAL
+    assert sum(s["zone_id"] not in township for s in pub) == PRIMARY_PUBLIC_URBAN
+    assert sum(s["enrolled"] for s in pr) == PRIMARY_PUPILS
+    ju = lv["junior"]
+    assert len(ju) == JUNIOR_URBAN + JUNIOR_RURAL
+    assert sum(s["zone_id"] in township for s in ju) == JUNIOR_RURAL
+    assert sum(s["enrolled"] for s in ju) == JUNIOR_PUPILS
+    assert sum(s["teachers"] for s in pr + ju + lv["special"]) == SCHOOL_TEACHERS
+    for s in schools:
+        assert s["enrolled"] <= s["classes"] * s["class_size_cap"], s
+    assert sum(births[(z[0], y)] for z in ZONES for y in (2015, 2016, 2017)) == POP_3_5_IN_2020
+    assert round(100 * KG_CHILDREN / POP_3_5_IN_2020, 2) == KG_GROSS_RATE_2020
+    kinds = [g[2] for g in groups]
+    assert kinds.count("education_group") == EDUCATION_GROUPS
+    assert kinds.count("school_community") == SCHOOL_COMMUNITIES
+    assert kinds.count("kindergarten_community") == KG_COMMUNITIES
+    assert sum(m[2] == "branch" for m in members) == GROUP_BRANCHES
+    assert sum(s["seats"] for s in pr) >= len(pr_apps)
+    assert sum(s["seats"] for s in kg) > len(kg_apps)
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent / "xinghualing"
+    out.mkdir(parents=True, exist_ok=True)
+    schools = build_schools()
+    groups, members = build_groups(schools)
+    births = build_births()
+    kg_apps = build_applicants(schools, births, "kindergarten")
+    pr_apps = build_applicants(schools, births, "primary")
+    check(schools, groups, members, births, kg_apps, pr_apps)
+
+    write_csv(
+        out / "zones.csv", ["zone_id", "name", "kind", "x_km", "y_km", "population"], build_zones()
+    )
+    write_csv(
+        out / "schools.csv",
+        [
+            "school_id",
+            "name",
+            "level",
+            "sector",
+            "zone_id",
+            "seats",
+            "enrolled",
+            "classes",
+            "class_size_cap",
+            "teachers",
+            "x_km",
+            "y_km",
+        ],
+        school_rows(schools),
+    )
+    write_csv(out / "groups.csv", ["group_id", "name", "kind", "lead_school_id"], groups)
+    write_csv(out / "group_members.csv", ["group_id", "school_id", "role"], members)
+    write_csv(out / "births.csv", ["zone_id", "year", "births"], birth_rows(births))
+    write_csv(out / "applicants_kindergarten_2021.csv", APPLICANT_HEADER, kg_apps)
+    write_csv(out / "applicants_primary_2021.csv", APPLICANT_HEADER, pr_apps)
+    for name, text in (
+        ("policy_kindergarten.toml", POLICY_KINDERGARTEN),
+        ("policy_primary.toml", POLICY_PRIMARY),
+    ):
+        with open(out / name, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

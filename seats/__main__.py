@@ -1,0 +1,3 @@
+from seats.cli import main
+
+main()

@@ -1,0 +1,363 @@
+"""Numba kernels for the admission mechanisms: arrays in, arrays out.
+
+Input layout shared by every mechanism (CSR over applicants):
+
+- ``choice_ptr``   int64[n_applicants + 1]: applicant ``a`` ranks the entries
+  ``choice_ptr[a] .. choice_ptr[a + 1] - 1``, best first (possibly none).
+- ``choice_school`` int32[n_entries]: school index of each entry.
+- ``choice_key``    int64[n_entries]: the applicant's priority key at that school;
+  lower wins (upstream: ``tier_index * n_numbers + lottery_rank``).
+- ``seats``         int64[n_schools] >= 0.
+
+Outputs: ``out_school`` int32[n_applicants] (school index, -1 if unplaced) and
+``out_rank`` int32[n_applicants] (0-based position of the placement in the
+applicant's list, -1 if unplaced).
+
+Private kernels (``_name``) do no validation and return a status code; the public
+wrappers validate, allocate, call the kernel and raise on a bad status.
+"""
+
+import numba
+import numpy as np
+
+from seats.jit import JIT
+
+OK = 0
+EQUAL_KEYS = 1
+
+
+RADIX_BITS = 8
+RADIX_MASK = (1 << RADIX_BITS) - 1
+
+
+@numba.njit(**JIT)
+def _radix_sort_slice(rel, idx, rel_tmp, idx_tmp, count, lo, hi, span):
+    """Stable LSD radix sort of ``rel[lo:hi]`` (uint64) carrying ``idx[lo:hi]`` along.
+
+    One pass per RADIX_BITS of ``span`` (the largest value); the slice of one school
+    stays in cache, which is why this beats a global sort. Scratch arrays are shared.
+    """
+    n = hi - lo
+    mask = np.uint64(RADIX_MASK)
+    shift = np.uint64(0)
+    while shift < np.uint64(64) and (span >> shift) > np.uint64(0):
+        count[:] = 0
+        for i in range(lo, hi):
+            count[np.int64((rel[i] >> shift) & mask) + 1] += 1
+        for d in range(RADIX_MASK + 1):
+            count[d + 1] += count[d]
+        for i in range(lo, hi):
+            d = np.int64((rel[i] >> shift) & mask)
+            j = count[d]
+            count[d] = j + 1
+            rel_tmp[j] = rel[i]
+            idx_tmp[j] = idx[i]
+        for j in range(n):
+            rel[lo + j] = rel_tmp[j]
+            idx[lo + j] = idx_tmp[j]
+        shift += np.uint64(RADIX_BITS)
+
+
+@numba.njit(**JIT)
+def _order_by_school_key(choice_school, choice_key, n_schools):
+    """Entries sorted by (school, key), plus the school offsets and a status.
+
+    Returns ``(school_ptr, order, status)``: school ``s`` owns
+    ``order[school_ptr[s]:school_ptr[s + 1]]``, keys ascending. ``status`` is
+    EQUAL_KEYS if two entries naming the same school carry the same key. This is
+    checked over all entries (not only applications actually made) so that the
+    contract is the same for every mechanism and does not depend on the draw.
+    """
+    n_entries = choice_school.shape[0]
+    # Counting sort by school, gathering keys alongside so later passes read sequentially.
+    school_ptr = np.zeros(n_schools + 1, dtype=np.int64)
+    for e in range(n_entries):
+        school_ptr[choice_school[e] + 1] += 1
+    largest = 0
+    for s in range(n_schools):
+        largest = max(largest, school_ptr[s + 1])
+        school_ptr[s + 1] += school_ptr[s]
+    fill = school_ptr[:-1].copy()
+    order = np.empty(n_entries, dtype=np.int64)
+    keys = np.empty(n_entries, dtype=np.int64)
+    for e in range(n_entries):
+        s = choice_school[e]
+        order[fill[s]] = e
+        keys[fill[s]] = choice_key[e]
+        fill[s] += 1
+
+    # Sort each school's keys as uint64 offsets from the school's minimum: exact even
+    # when max - min overflows int64, and as few passes as the school's key range needs.
+    rel = np.empty(n_entries, dtype=np.uint64)
+    rel_tmp = np.empty(largest, dtype=np.uint64)
+    idx_tmp = np.empty(largest, dtype=np.int64)
+    count = np.empty(RADIX_MASK + 2, dtype=np.int64)
+    for s in range(n_schools):
+        lo = school_ptr[s]
+        hi = school_ptr[s + 1]
+        if hi - lo < 2:
+            continue
+        kmin = keys[lo]
+        kmax = keys[lo]
+        for i in range(lo + 1, hi):
+            kmin = min(kmin, keys[i])
+            kmax = max(kmax, keys[i])
+        for i in range(lo, hi):
+            rel[i] = np.uint64(keys[i]) - np.uint64(kmin)
+        _radix_sort_slice(
+            rel, order, rel_tmp, idx_tmp, count, lo, hi, np.uint64(kmax) - np.uint64(kmin)
+        )
+        for i in range(lo + 1, hi):
+            if rel[i] == rel[i - 1]:
+                return school_ptr, order, EQUAL_KEYS
+    return school_ptr, order, OK
+
+
+@numba.njit(**JIT)
+def _sift_down(heap_key, heap_app, base, size, pos, key, app):
+    """Place (key, app) at ``pos`` of the max-heap ``[base, base + size)`` and sift it down."""
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        right = child + 1
+        if right < size and heap_key[base + right] > heap_key[base + child]:
+            child = right
+        if heap_key[base + child] <= key:
+            break
+        heap_key[base + pos] = heap_key[base + child]
+        heap_app[base + pos] = heap_app[base + child]
+        pos = child
+    heap_key[base + pos] = key
+    heap_app[base + pos] = app
+
+
+@numba.njit(**JIT)
+def _sift_up(heap_key, heap_app, base, pos, key, app):
+    """Place (key, app) at ``pos`` of the max-heap starting at ``base`` and sift it up."""
+    while pos > 0:
+        parent = (pos - 1) >> 1
+        if heap_key[base + parent] >= key:
+            break
+        heap_key[base + pos] = heap_key[base + parent]
+        heap_app[base + pos] = heap_app[base + parent]
+        pos = parent
+    heap_key[base + pos] = key
+    heap_app[base + pos] = app
+
+
+@numba.njit(**JIT)
+def _deferred_acceptance(choice_ptr, choice_school, choice_key, seats, out_school, out_rank):
+    """Applicant-proposing deferred acceptance (Gale-Shapley with school capacities).
+
+    Each school holds its tentatively admitted applicants in a max-heap on key, all
+    heaps living in one flat buffer (offsets = cumulative seats), so a proposal costs
+    O(log seats). Free applicants wait on a stack, initialised so that applicant 0
+    proposes first; the applicant-optimal stable matching is unique, so the order only
+    fixes the run time, never the result.
+    """
+    n_applicants = choice_ptr.shape[0] - 1
+    n_schools = seats.shape[0]
+    out_school[:] = -1
+    out_rank[:] = -1
+    if _order_by_school_key(choice_school, choice_key, n_schools)[2] != OK:
+        return EQUAL_KEYS
+
+    heap_ptr = np.zeros(n_schools + 1, dtype=np.int64)
+    for s in range(n_schools):
+        heap_ptr[s + 1] = heap_ptr[s] + seats[s]
+    heap_key = np.empty(heap_ptr[n_schools], dtype=np.int64)
+    heap_app = np.empty(heap_ptr[n_schools], dtype=np.int32)
+    heap_size = np.zeros(n_schools, dtype=np.int64)
+
+    # next_entry[a]: the entry applicant a proposes to next; after the run, the entry
+    # they are held at is next_entry[a] - 1.
+    next_entry = choice_ptr[:-1].copy()
+    stack = np.empty(n_applicants, dtype=np.int32)
+    top = 0
+    for a in range(n_applicants - 1, -1, -1):
+        stack[top] = a
+        top += 1
+
+    while top > 0:
+        top -= 1
+        a = stack[top]
+        end = choice_ptr[a + 1]
+        while next_entry[a] < end:
+            e = next_entry[a]
+            next_entry[a] = e + 1
+            s = choice_school[e]
+            cap = seats[s]
+            if cap == 0:
+                continue
+            key = choice_key[e]
+            base = heap_ptr[s]
+            size = heap_size[s]
+            if size < cap:
+                _sift_up(heap_key, heap_app, base, size, key, a)
+                heap_size[s] = size + 1
+                break
+            if key < heap_key[base]:
+                # Evict the held applicant with the worst key; they propose next.
+                evicted = heap_app[base]
+                _sift_down(heap_key, heap_app, base, size, 0, key, a)
+                stack[top] = evicted
+                top += 1
+                break
+            # Rejected: try the next choice.
+
+    for s in range(n_schools):
+        base = heap_ptr[s]
+        for i in range(heap_size[s]):
+            a = heap_app[base + i]
+            out_school[a] = s
+            out_rank[a] = next_entry[a] - 1 - choice_ptr[a]
+    return OK
+
+
+@numba.njit(**JIT)
+def _immediate_acceptance(choice_ptr, choice_school, choice_key, seats, out_school, out_rank):
+    """Immediate acceptance, the classic Boston mechanism (志愿优先, first choice first).
+
+    In round r every still-unplaced applicant with more than r choices applies to their
+    r-th choice, even if it is already full; each school accepts the round's applicants
+    in key order up to its remaining seats; acceptances are final.
+
+    Entries are bucketed by (round, school) with keys ascending inside a bucket, so every
+    entry is visited at most once over all rounds.
+    """
+    n_applicants = choice_ptr.shape[0] - 1
+    n_schools = seats.shape[0]
+    n_entries = choice_school.shape[0]
+    out_school[:] = -1
+    out_rank[:] = -1
+
+    # 1. Entries sorted by (school, key); equal keys at a school break the contract.
+    _, by_school, status = _order_by_school_key(choice_school, choice_key, n_schools)
+    if status != OK:
+        return status
+
+    # 2. Applicant and list position of every entry.
+    entry_app = np.empty(n_entries, dtype=np.int32)
+    max_len = 0
+    for a in range(n_applicants):
+        lo = choice_ptr[a]
+        hi = choice_ptr[a + 1]
+        if hi - lo > max_len:
+            max_len = hi - lo
+        for e in range(lo, hi):
+            entry_app[e] = a
+
+    # 3. Stable counting sort into buckets (rank, school): key order survives.
+    n_buckets = max_len * n_schools
+    bucket_ptr = np.zeros(n_buckets + 1, dtype=np.int64)
+    for e in range(n_entries):
+        r = e - choice_ptr[entry_app[e]]
+        bucket_ptr[r * n_schools + choice_school[e] + 1] += 1
+    for b in range(n_buckets):
+        bucket_ptr[b + 1] += bucket_ptr[b]
+    fill = bucket_ptr[:-1].copy()
+    bucketed = np.empty(n_entries, dtype=np.int64)
+    for i in range(n_entries):
+        e = by_school[i]
+        b = (e - choice_ptr[entry_app[e]]) * n_schools + choice_school[e]
+        bucketed[fill[b]] = e
+        fill[b] += 1
+
+    # 4. Rounds.
+    seats_left = seats.copy()
+    for r in range(max_len):
+        for s in range(n_schools):
+            if seats_left[s] == 0:
+                continue
+            b = r * n_schools + s
+            for i in range(bucket_ptr[b], bucket_ptr[b + 1]):
+                a = entry_app[bucketed[i]]
+                # Placed in an earlier round: not applying any more.
+                if out_school[a] >= 0:
+                    continue
+                out_school[a] = s
+                out_rank[a] = r
+                seats_left[s] -= 1
+                if seats_left[s] == 0:
+                    break
+    return OK
+
+
+def _coerce(choice_ptr, choice_school, choice_key, seats):
+    """Check shapes and ranges, return contiguous arrays of the kernel dtypes."""
+    arrays = {
+        "choice_ptr": np.asarray(choice_ptr),
+        "choice_school": np.asarray(choice_school),
+        "choice_key": np.asarray(choice_key),
+        "seats": np.asarray(seats),
+    }
+    for name, arr in arrays.items():
+        if arr.ndim != 1:
+            raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+        # Empty arrays built from [] are float64; they hold no values to misread.
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
+    ptr = arrays["choice_ptr"]
+    school = arrays["choice_school"]
+    key = arrays["choice_key"]
+    cap = arrays["seats"]
+    if ptr.size == 0 or ptr[0] != 0:
+        raise ValueError("choice_ptr must start with 0")
+    if np.any(np.diff(ptr) < 0):
+        raise ValueError("choice_ptr must be non-decreasing")
+    if ptr[-1] != school.size or school.size != key.size:
+        raise ValueError(
+            f"choice_ptr[-1] ({ptr[-1]}), len(choice_school) ({school.size}) and "
+            f"len(choice_key) ({key.size}) must agree"
+        )
+    if ptr.size - 1 > np.iinfo(np.int32).max:
+        raise ValueError("too many applicants for int32 outputs")
+    if school.size and (school.min() < 0 or school.max() >= cap.size):
+        raise ValueError(f"choice_school must lie in [0, {cap.size})")
+    if cap.size and cap.min() < 0:
+        raise ValueError("seats must be >= 0")
+    return (
+        np.ascontiguousarray(ptr, dtype=np.int64),
+        np.ascontiguousarray(school, dtype=np.int32),
+        np.ascontiguousarray(key, dtype=np.int64),
+        np.ascontiguousarray(cap, dtype=np.int64),
+    )
+
+
+def _run(kernel, name, choice_ptr, choice_school, choice_key, seats):
+    ptr, school, key, cap = _coerce(choice_ptr, choice_school, choice_key, seats)
+    n_applicants = ptr.shape[0] - 1
+    out_school = np.empty(n_applicants, dtype=np.int32)
+    out_rank = np.empty(n_applicants, dtype=np.int32)
+    status = kernel(ptr, school, key, cap, out_school, out_rank)
+    if status == EQUAL_KEYS:
+        raise ValueError(
+            f"equal priority keys at a school: {name} needs a strict priority order "
+            "at every school (check tie-break numbers)"
+        )
+    if status != OK:
+        raise RuntimeError(f"{name} kernel returned unknown status {status}")
+    return out_school, out_rank
+
+
+def deferred_acceptance(choice_ptr, choice_school, choice_key, seats):
+    """Applicant-proposing deferred acceptance; returns ``(out_school, out_rank)``.
+
+    The result is the applicant-optimal stable matching. Raises ``ValueError`` on bad
+    shapes or ranges, or when two entries at the same school have equal keys.
+    """
+    return _run(
+        _deferred_acceptance, "deferred acceptance", choice_ptr, choice_school, choice_key, seats
+    )
+
+
+def immediate_acceptance(choice_ptr, choice_school, choice_key, seats):
+    """Immediate acceptance (Boston, 志愿优先); returns ``(out_school, out_rank)``.
+
+    Raises ``ValueError`` on bad shapes or ranges, or when two entries at the same
+    school have equal keys.
+    """
+    return _run(
+        _immediate_acceptance, "immediate acceptance", choice_ptr, choice_school, choice_key, seats
+    )

@@ -1,0 +1,402 @@
+"""The district data model: a folder of tables -> validated arrays with id <-> index maps.
+
+Files (CSV or XLSX, see README "Data contract"): schools, zones, groups, group_members, births,
+and applicant files ``applicants*.csv``. Extra columns are kept in each table and ignored here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from seats.errors import InputError, Problems
+from seats.policy import load_policy
+from seats.tables import Table, find_table, read_table
+
+LEVELS = ("kindergarten", "primary", "junior", "special")
+SECTORS = ("public", "inclusive_private", "private")
+INCLUSIVE_SECTORS = ("public", "inclusive_private")  # 普惠性: public plus subsidised private
+ZONE_KINDS = ("street", "township")
+GROUP_KINDS = ("education_group", "school_community", "kindergarten_community")
+ROLES = ("lead", "branch", "member")
+GENDERS = ("F", "M")
+FLAGS = ("0", "1")
+
+DISTRICT_FILES = ("zones", "schools", "groups", "group_members", "births")
+APPLICANT_COLUMNS = ("applicant_id", "zone_id", "choices")
+CHOICE_SEPARATOR = ";"
+
+
+def embedded_dataset() -> Path:
+    """The embedded Xinghualing district, from an installed wheel or from a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_data" / "xinghualing", here.parent / "data" / "xinghualing"):
+        if (candidate / "schools.csv").exists():
+            return candidate
+    raise FileNotFoundError("the embedded dataset data/xinghualing is missing from this install")
+
+
+@dataclass
+class Zones:
+    ids: list[str]
+    index: dict[str, int]
+    name: list[str]
+    kind: np.ndarray
+    x_km: np.ndarray
+    y_km: np.ndarray
+    population: np.ndarray
+
+
+@dataclass
+class Schools:
+    ids: list[str]
+    index: dict[str, int]
+    zone_ids: list[str]
+    seats: np.ndarray
+    table: Table
+    # The district columns; absent when only a lottery's minimal schools file was read.
+    zone: np.ndarray | None = None
+    name: list[str] = field(default_factory=list)
+    level: np.ndarray | None = None
+    sector: np.ndarray | None = None
+    enrolled: np.ndarray | None = None
+    classes: np.ndarray | None = None
+    class_size_cap: np.ndarray | None = None
+    teachers: np.ndarray | None = None
+    x_km: np.ndarray | None = None
+    y_km: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Groups:
+    ids: list[str]
+    index: dict[str, int]
+    name: list[str]
+    kind: np.ndarray
+    lead: np.ndarray  # school index of the lead school
+
+
+@dataclass
+class Memberships:
+    group: np.ndarray  # group index
+    school: np.ndarray  # school index
+    role: np.ndarray
+
+
+@dataclass
+class Births:
+    zone: np.ndarray
+    year: np.ndarray
+    births: np.ndarray
+
+    def by_zone(self, n_zones: int, years: range) -> np.ndarray:
+        """A zones x years matrix of births (0 where a year is not recorded)."""
+        out = np.zeros((n_zones, len(years)), dtype=np.int64)
+        inside = (self.year >= years.start) & (self.year < years.stop)
+        np.add.at(out, (self.zone[inside], self.year[inside] - years.start), self.births[inside])
+        return out
+
+
+@dataclass
+class Applicants:
+    ids: list[str]
+    zone_ids: list[str]
+    choice_ptr: np.ndarray  # CSR offsets into choice_school, int64[n + 1]
+    choice_school: np.ndarray  # school indices, best first, int32
+    category: list[str]
+    sibling_school: np.ndarray  # school index or -1
+    table: Table
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def choices_of(self, a: int) -> np.ndarray:
+        return self.choice_school[self.choice_ptr[a] : self.choice_ptr[a + 1]]
+
+
+@dataclass
+class District:
+    folder: Path
+    zones: Zones
+    schools: Schools
+    groups: Groups
+    members: Memberships
+    births: Births
+    applicant_files: dict[str, Applicants]
+
+    def population_aged(self, youngest: int, oldest: int, year: int) -> np.ndarray:
+        """Children per zone aged youngest..oldest in `year`: born in year-oldest..year-youngest.
+
+        The model counts a cohort by its births in the zone (no migration or mortality here;
+        the forecasts add both)."""
+        born = range(year - oldest, year - youngest + 1)
+        return self.births.by_zone(len(self.zones.ids), born).sum(axis=1)
+
+
+# --- readers --------------------------------------------------------------------------------
+
+
+def read_zones(table: Table) -> Zones:
+    table.require(("zone_id", "name", "kind", "x_km", "y_km", "population"))
+    index = table.unique_ids("zone_id")
+    return Zones(
+        ids=table.text("zone_id"),
+        index=index,
+        name=table.text("name"),
+        kind=np.array(table.choice("kind", ZONE_KINDS)),
+        x_km=table.floats("x_km"),
+        y_km=table.floats("y_km"),
+        population=table.ints("population", minimum=0),
+    )
+
+
+def read_lottery_schools(table: Table) -> Schools:
+    """The columns the lottery needs: school_id, zone_id, seats."""
+    table.require(("school_id", "zone_id", "seats"))
+    index = table.unique_ids("school_id")
+    return Schools(
+        ids=table.text("school_id"),
+        index=index,
+        zone_ids=table.text("zone_id"),
+        seats=table.ints("seats", minimum=0),
+        table=table,
+    )
+
+
+def read_schools(table: Table, zones: Zones) -> Schools:
+    """A full district schools table."""
+    table.require(
+        (
+            "school_id",
+            "name",
+            "level",
+            "sector",
+            "zone_id",
+            "seats",
+            "enrolled",
+            "classes",
+            "class_size_cap",
+            "x_km",
+            "y_km",
+        )
+    )
+    schools = read_lottery_schools(table)
+    schools.zone = table.references("zone_id", zones.index, "zone")
+    schools.name = table.text("name")
+    schools.level = np.array(table.choice("level", LEVELS))
+    schools.sector = np.array(table.choice("sector", SECTORS))
+    schools.enrolled = table.ints("enrolled", minimum=0)
+    schools.classes = table.ints("classes", minimum=0)
+    schools.class_size_cap = table.ints("class_size_cap", minimum=1)
+    if table.has("teachers"):
+        schools.teachers = table.ints("teachers", minimum=0)
+    schools.x_km = table.floats("x_km")
+    schools.y_km = table.floats("y_km")
+    return schools
+
+
+def read_groups(table: Table, schools: Schools) -> Groups:
+    table.require(("group_id", "name", "kind", "lead_school_id"))
+    index = table.unique_ids("group_id")
+    return Groups(
+        ids=table.text("group_id"),
+        index=index,
+        name=table.text("name"),
+        kind=np.array(table.choice("kind", GROUP_KINDS)),
+        lead=table.references("lead_school_id", schools.index, "school"),
+    )
+
+
+def read_memberships(table: Table, groups: Groups, schools: Schools) -> Memberships:
+    table.require(("group_id", "school_id", "role"))
+    members = Memberships(
+        group=table.references("group_id", groups.index, "group"),
+        school=table.references("school_id", schools.index, "school"),
+        role=np.array(table.choice("role", ROLES)),
+    )
+    seen: dict[tuple[int, int], int] = {}
+    for i, pair in enumerate(zip(members.group.tolist(), members.school.tolist(), strict=True)):
+        if -1 in pair:
+            continue
+        if pair in seen:
+            table.problems.add(
+                table.name,
+                table.lines[i],
+                "school_id",
+                f"school '{schools.ids[pair[1]]}' is listed twice in group "
+                f"'{groups.ids[pair[0]]}' (first on line {table.lines[seen[pair]]})",
+            )
+        else:
+            seen[pair] = i
+    # The lead named in groups.csv must be the member with role "lead".
+    leads = {(g, s) for (g, s), i in seen.items() if members.role[i] == "lead"}
+    for g, lead in enumerate(groups.lead.tolist()):
+        if lead >= 0 and (g, lead) not in leads:
+            table.problems.add(
+                table.name,
+                None,
+                "role",
+                f"group '{groups.ids[g]}' has lead school '{schools.ids[lead]}' in "
+                "groups.csv but no member row with role 'lead' for it",
+            )
+    return members
+
+
+def read_births(table: Table, zones: Zones) -> Births:
+    table.require(("zone_id", "year", "births"))
+    births = Births(
+        zone=table.references("zone_id", zones.index, "zone"),
+        year=table.ints("year", minimum=1900),
+        births=table.ints("births", minimum=0),
+    )
+    seen: dict[tuple[int, int], int] = {}
+    for i, key in enumerate(zip(births.zone.tolist(), births.year.tolist(), strict=True)):
+        if key[0] < 0:
+            continue
+        if key in seen:
+            table.problems.add(
+                table.name,
+                table.lines[i],
+                "year",
+                f"zone '{zones.ids[key[0]]}' has year {key[1]} twice "
+                f"(first on line {table.lines[seen[key]]})",
+            )
+        else:
+            seen[key] = i
+    return births
+
+
+def read_applicants(table: Table, schools: Schools, zones: Zones | None = None) -> Applicants:
+    """The lottery contract's applicants file. Choices become a CSR list of school indices."""
+    table.require(APPLICANT_COLUMNS)
+    table.unique_ids("applicant_id")
+    ids = table.text("applicant_id")
+    if zones is not None:
+        table.references("zone_id", zones.index, "zone")
+    zone_ids = table.text("zone_id")
+    ptr = np.zeros(len(table) + 1, dtype=np.int64)
+    flat: list[int] = []
+    for i, cell in enumerate(table.text("choices", required=False)):
+        listed: dict[str, int] = {}
+        for position, school_id in enumerate(cell.split(CHOICE_SEPARATOR) if cell else (), 1):
+            school_id = school_id.strip()
+            if school_id == "":
+                table.problems.add(
+                    table.name,
+                    table.lines[i],
+                    "choices",
+                    f"choice {position} is empty (stray '{CHOICE_SEPARATOR}')",
+                )
+            elif school_id not in schools.index:
+                table.problems.add(
+                    table.name,
+                    table.lines[i],
+                    "choices",
+                    f"unknown school '{school_id}' (choice {position})",
+                )
+            elif school_id in listed:
+                table.problems.add(
+                    table.name,
+                    table.lines[i],
+                    "choices",
+                    f"school '{school_id}' is listed twice "
+                    f"(choices {listed[school_id]} and {position})",
+                )
+            else:
+                listed[school_id] = position
+                flat.append(schools.index[school_id])
+        ptr[i + 1] = len(flat)
+    sibling = table.references("sibling_school_id", schools.index, "school", required=False)
+    _check_attributes(table)
+    return Applicants(
+        ids=ids,
+        zone_ids=zone_ids,
+        choice_ptr=ptr,
+        choice_school=np.array(flat, dtype=np.int32),
+        category=table.text("category", required=False),
+        sibling_school=sibling,
+        table=table,
+    )
+
+
+def _check_attributes(table: Table) -> None:
+    """Attribute columns are optional for the lottery, but when present they must make sense."""
+    if table.has("gender"):
+        table.choice("gender", GENDERS, required=False)
+    for flag in ("special_needs", "migrant"):
+        if table.has(flag):
+            table.choice(flag, FLAGS, required=False)
+    if table.has("birth_date"):
+        for value, line in zip(table.text("birth_date", required=False), table.lines, strict=True):
+            if value:
+                try:
+                    dt.date.fromisoformat(value)
+                except ValueError:
+                    table.problems.add(
+                        table.name, line, "birth_date", f"'{value}' is not a date like 2017-09-01"
+                    )
+
+
+# --- the district ---------------------------------------------------------------------------
+
+
+def _table(folder: Path, stem: str, problems: Problems, encoding: str | None) -> Table:
+    path = find_table(folder, stem)
+    if path is None:
+        problems.add(str(folder / f"{stem}.csv"), None, None, "file is missing")
+        return Table(str(folder / f"{stem}.csv"), [], [], [], problems)
+    return read_table(path, problems, encoding=encoding)
+
+
+def applicant_paths(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.name.startswith("applicants") and p.suffix.lower() in (".csv", ".xlsx")
+    )
+
+
+def read_district(
+    folder: Path | str, problems: Problems, *, encoding: str | None = None
+) -> District:
+    """Read every table of a district folder, appending every problem found to `problems`."""
+    folder = Path(folder)
+    zones = read_zones(_table(folder, "zones", problems, encoding))
+    schools = read_schools(_table(folder, "schools", problems, encoding), zones)
+    groups = read_groups(_table(folder, "groups", problems, encoding), schools)
+    members = read_memberships(_table(folder, "group_members", problems, encoding), groups, schools)
+    births = read_births(_table(folder, "births", problems, encoding), zones)
+    applicants = {
+        path.stem: read_applicants(read_table(path, problems, encoding=encoding), schools, zones)
+        for path in applicant_paths(folder)
+    }
+    return District(folder, zones, schools, groups, members, births, applicants)
+
+
+def load_district(folder: Path | str, *, encoding: str | None = None) -> District:
+    """Read and validate a district folder; raises InputError listing every problem."""
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"{folder}: not a folder")
+    problems = Problems()
+    district = read_district(folder, problems, encoding=encoding)
+    problems.raise_if_any()
+    return district
+
+
+def check_folder(folder: Path | str, *, encoding: str | None = None) -> Problems:
+    """Every problem in a district folder: its tables, applicant files and policy files."""
+    folder = Path(folder)
+    problems = Problems()
+    read_district(folder, problems, encoding=encoding)
+    for path in sorted(folder.glob("policy*.toml")):
+        try:
+            load_policy(path)
+        except InputError as err:
+            problems.extend(err.problems)
+    return problems

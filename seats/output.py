@@ -1,0 +1,58 @@
+"""Writers: CSV files with fixed formatting, file digests, and all-or-nothing output folders."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+
+def write_csv(path: Path, header: list[str], rows: Iterable[Iterable]) -> int:
+    """Write UTF-8 CSV with '\\n' line ends (byte-identical everywhere); returns the row count."""
+    count = 0
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    return count
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_output_folder(out_dir: Path, force: bool) -> None:
+    """Refuse to overwrite a non-empty folder unless forced (before any work is done)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise FileExistsError(f"{out_dir} is not empty; use --force to replace it")
+
+
+@contextlib.contextmanager
+def staged_output(out_dir: Path | str, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside `out_dir`; move it into place only if the block succeeds,
+    so a failed run leaves nothing half-written."""
+    out_dir = Path(out_dir)
+    check_output_folder(out_dir, force)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        yield stage
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(stage, out_dir)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage)

@@ -53,3 +53,58 @@ class AuditLog:
         self.prev = hashlib.sha256(line).hexdigest()
         self.records.append(record)
         return record
+
+
+def read_chain(path: Path) -> tuple[list[dict], list[str]]:
+    """The records of an audit log and the first break in its chain, in plain words.
+
+    Checks, line by line: valid JSON; the hash matches the content (else: edited); seq counts
+    up from 0 (else: missing, reordered or inserted lines); prev is the SHA-256 of the previous
+    line (else: a line was inserted, removed or replaced before it); the last record is "end".
+    """
+    name = path.name
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as err:
+        return [], [f"{name}: cannot read the audit log: {err.strerror or err}"]
+    if not raw.endswith(b"\n"):
+        return [], [f"{name}: the last line is incomplete (the log was cut or edited)"]
+    records: list[dict] = []
+    prev = GENESIS
+    for number, line in enumerate(raw[:-1].split(b"\n"), start=1):
+        try:
+            record = json.loads(line)
+            assert isinstance(record, dict)
+        except (ValueError, AssertionError):
+            return records, [f"{name}:{number}: not a JSON record (the line was edited)"]
+        body = {k: v for k, v in record.items() if k != "hash"}
+        if hashlib.sha256(canonical_json(body)).hexdigest() != record.get("hash"):
+            return records, [
+                f"{name}:{number}: the line was edited (its content does not match its hash)"
+            ]
+        expected, seq = number - 1, record.get("seq")
+        if seq != expected:
+            if isinstance(seq, int) and seq > expected:
+                what = (
+                    f"record {expected} is missing"
+                    if seq == expected + 1
+                    else f"records {expected} to {seq - 1} are missing"
+                )
+            else:
+                what = "lines were reordered or a line was inserted"
+            return records, [
+                f"{name}:{number}: holds record {seq} where record {expected} belongs: {what}"
+            ]
+        if record.get("prev") != prev:
+            return records, [
+                f"{name}:{number}: does not follow line {number - 1} (prev hash "
+                "differs): a line was inserted, removed or replaced before it"
+            ]
+        prev = hashlib.sha256(line).hexdigest()
+        records.append(record)
+    if not records or records[-1].get("kind") != "end":
+        return records, [
+            f"{name}:{len(records)}: the log stops without its end record: "
+            "lines are missing at the end"
+        ]
+    return records, []

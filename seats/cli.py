@@ -104,28 +104,57 @@ def lottery() -> None:
     """Admission lotteries (电脑派位): run a draw that anyone can recompute."""
 
 
+def lottery_inputs(func):
+    """The input files shared by `lottery run` and `lottery commit`."""
+    options = [
+        click.option(
+            "--schools",
+            "schools_path",
+            required=True,
+            type=click.Path(path_type=Path),
+            help="Schools file: school_id, zone_id, seats (a district schools.csv too).",
+        ),
+        click.option(
+            "--applicants",
+            "applicants_path",
+            required=True,
+            type=click.Path(path_type=Path),
+            help="Applicants file (lottery contract).",
+        ),
+        click.option(
+            "--policy",
+            "policy_path",
+            type=click.Path(path_type=Path),
+            help="Policy TOML (default: deferred acceptance, single tie-break, tiers "
+            "sibling, same_zone).",
+        ),
+        click.option(
+            "--zones",
+            "zones_path",
+            type=click.Path(path_type=Path),
+            help="Zones file (zone centres), needed by --fallback nearest.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @lottery.command("run")
+@lottery_inputs
+@click.option("--seed", default="", help="The public seed of the draw.")
 @click.option(
-    "--schools",
-    "schools_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Schools file: school_id, zone_id, seats (a district schools.csv works too).",
+    "--seed-part",
+    "seed_parts",
+    multiple=True,
+    help="A public part of the seed (repeat); parts are joined RFC 3797 style.",
 )
 @click.option(
-    "--applicants",
-    "applicants_path",
-    required=True,
+    "--commitment",
+    "commitment_path",
     type=click.Path(path_type=Path),
-    help="Applicants file (the lottery contract).",
+    help="commitment.json from `seats lottery commit`: refuse inputs that differ.",
 )
-@click.option(
-    "--policy",
-    "policy_path",
-    type=click.Path(path_type=Path),
-    help="Policy TOML (default: deferred acceptance, single tie-break, tiers sibling, same_zone).",
-)
-@click.option("--seed", required=True, help="The public seed of the draw.")
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Run folder to create."
 )
@@ -136,23 +165,19 @@ def lottery() -> None:
     type=click.Choice(["nearest"]),
     help="Seat every applicant still unplaced at the nearest school with seats left.",
 )
-@click.option(
-    "--zones",
-    "zones_path",
-    type=click.Path(path_type=Path),
-    help="Zones file (zone centres), needed by --fallback nearest.",
-)
 @encoding_option
 def lottery_run(
     schools_path,
     applicants_path,
     policy_path,
+    zones_path,
     seed,
+    seed_parts,
+    commitment_path,
     out_dir,
     force,
     level,
     fallback,
-    zones_path,
     encoding,
 ) -> None:
     """Draw an admission lottery and write the run folder (all or nothing)."""
@@ -160,17 +185,101 @@ def lottery_run(
 
     if fallback == "nearest" and zones_path is None:
         raise click.UsageError("--fallback nearest needs --zones")
+    if seed and seed_parts:
+        raise click.UsageError("give either --seed or --seed-part, not both")
+    options = RunOptions(
+        seed=seed,
+        seed_parts=list(seed_parts) or None,
+        level=level,
+        fallback=fallback,
+        encoding=encoding,
+    )
     summary = run_lottery(
         schools_path,
         applicants_path,
         out_dir,
-        RunOptions(seed=seed, level=level, fallback=fallback, encoding=encoding),
+        options,
         policy_path=policy_path,
         zones_path=zones_path,
+        commitment_path=commitment_path,
         force=force,
         command=sys.argv[1:],
     )
     click.echo(summary.render())
+
+
+@lottery.command("commit")
+@lottery_inputs
+@click.option(
+    "--seed-source",
+    required=True,
+    help="Where the seed will come from, e.g. 'drand round 4200000'.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="commitment.json to write.",
+)
+@click.option("--level", help="The level the draw will use (as in `lottery run --level`).")
+def lottery_commit(
+    schools_path, applicants_path, policy_path, zones_path, seed_source, out_path, level
+) -> None:
+    """Fix the inputs by their SHA-256 before the seed is known (publish the file)."""
+    from seats.commitment import make_commitment, write_commitment
+
+    paths = {
+        "schools": schools_path,
+        "applicants": applicants_path,
+        "policy": policy_path,
+        "zones": zones_path,
+    }
+    for role, path in paths.items():
+        if path is not None and not Path(path).is_file():
+            raise BadInput(f"error: {path}: no such file ({role})")
+    commitment = make_commitment(paths, seed_source, level)
+    write_commitment(commitment, out_path)
+    click.echo(f"wrote {out_path}")
+    for role, entry in commitment["inputs"].items():
+        click.echo(f"  {role:<10} {entry['sha256']}  {entry['file']}")
+
+
+@cli.group()
+def audit() -> None:
+    """Check a run folder's hash-chained audit log and re-run its draw."""
+
+
+@audit.command("verify")
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--inputs",
+    "inputs_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder holding the input files (found by digest) when the run has no copy.",
+)
+def audit_verify(run_dir: Path, inputs_dir: Path | None) -> None:
+    """Check the chain, the digests, and that re-running gives byte-identical outputs."""
+    from seats.verify import verify_run
+
+    report = verify_run(run_dir, inputs_dir=inputs_dir)
+    for line in report.notes:
+        click.echo(line)
+    if report.problems:
+        for problem in report.problems:
+            click.echo(f"NOT VERIFIED: {problem}", err=True)
+        raise SystemExit(1)
+    click.echo("verified")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("applicant_id")
+def explain(run_dir: Path, applicant_id: str) -> None:
+    """Why this applicant got this result, in Chinese and English."""
+    from seats.explain import explain_applicant
+
+    click.echo(explain_applicant(run_dir, applicant_id).render())
 
 
 @cli.command()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from seats.model import embedded_dataset
 from seats.run import RunOptions, RunSummary, run_lottery
+from seats.verify import verify_run
 
 DEMO_SEED = "Xinghualing 2021 demo seed"
 
@@ -64,4 +65,10 @@ def run_demo(
         )
         echo(summary.render())
         summaries[job.name] = summary
+    echo("== supervision: re-running every draw from its folder ==")
+    for name in summaries:
+        report = verify_run(out_dir / name)
+        if not report.verified:
+            raise RuntimeError(f"{name}: the audit does not verify: {report.problems}")
+        echo(f"{out_dir / name}: verified ({'; '.join(report.notes[1:])})")
     return summaries

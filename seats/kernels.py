@@ -233,36 +233,37 @@ def _immediate_acceptance(choice_ptr, choice_school, choice_key, seats, out_scho
     out_rank[:] = -1
 
     # 1. Entries sorted by (school, key); equal keys at a school break the contract.
-    _, by_school, status = _order_by_school_key(choice_school, choice_key, n_schools)
+    school_ptr, by_school, status = _order_by_school_key(choice_school, choice_key, n_schools)
     if status != OK:
         return status
 
-    # 2. Applicant and list position of every entry.
+    # 2. Applicant and list position (= round) of every entry, in one sequential pass.
     entry_app = np.empty(n_entries, dtype=np.int32)
+    entry_rank = np.empty(n_entries, dtype=np.int32)
     max_len = 0
     for a in range(n_applicants):
         lo = choice_ptr[a]
         hi = choice_ptr[a + 1]
-        if hi - lo > max_len:
-            max_len = hi - lo
+        max_len = max(max_len, hi - lo)
         for e in range(lo, hi):
             entry_app[e] = a
+            entry_rank[e] = e - lo
 
     # 3. Stable counting sort into buckets (rank, school): key order survives.
     n_buckets = max_len * n_schools
     bucket_ptr = np.zeros(n_buckets + 1, dtype=np.int64)
     for e in range(n_entries):
-        r = e - choice_ptr[entry_app[e]]
-        bucket_ptr[r * n_schools + choice_school[e] + 1] += 1
+        bucket_ptr[entry_rank[e] * n_schools + choice_school[e] + 1] += 1
     for b in range(n_buckets):
         bucket_ptr[b + 1] += bucket_ptr[b]
     fill = bucket_ptr[:-1].copy()
     bucketed = np.empty(n_entries, dtype=np.int64)
-    for i in range(n_entries):
-        e = by_school[i]
-        b = (e - choice_ptr[entry_app[e]]) * n_schools + choice_school[e]
-        bucketed[fill[b]] = e
-        fill[b] += 1
+    for s in range(n_schools):
+        for i in range(school_ptr[s], school_ptr[s + 1]):
+            e = by_school[i]
+            b = entry_rank[e] * n_schools + s
+            bucketed[fill[b]] = e
+            fill[b] += 1
 
     # 4. Rounds.
     seats_left = seats.copy()

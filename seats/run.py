@@ -16,6 +16,7 @@ import numpy as np
 
 import seats
 from seats.audit import AUDIT_FILE, AuditLog
+from seats.commitment import check_against_commitment, load_commitment
 from seats.lottery import (
     ASSIGNED,
     PLACED,
@@ -29,18 +30,22 @@ from seats.lottery import (
     school_results,
     waitlists,
 )
-from seats.output import sha256_file, staged_output, write_csv
+from seats.output import check_output_folder, sha256_file, staged_output, write_csv
+from seats.seed import canonical_seed
 
 INPUTS = "inputs"
 ASSIGNMENTS, WAITLISTS, SCHOOL_RESULTS = "assignments.csv", "waitlists.csv", "schools.csv"
 OUTPUT_FILES = (ASSIGNMENTS, WAITLISTS, SCHOOL_RESULTS)
+COMMITMENT_FILE = "commitment.json"
+LOTTERY_TOOL = "seats lottery run"
 
 
 @dataclass
 class RunOptions:
     """What the draw depends on besides the input files; recorded so that it can be re-run."""
 
-    seed: str
+    seed: str = ""
+    seed_parts: list[str] | None = None  # public parts joined into the seed (seats.seed)
     level: str | None = None
     fallback: str | None = None  # None or "nearest"
     encoding: str | None = None
@@ -98,15 +103,10 @@ def _library_versions() -> dict[str, str]:
     }
 
 
-def write_results(
-    out: Path,
-    lottery: Lottery,
-    allocation: Allocation,
-    wait_school: np.ndarray,
-    wait_app: np.ndarray,
-    results: list[SchoolResult],
-) -> dict[str, int]:
+def write_results(out: Path, result: Draw) -> dict[str, int]:
     """Write the three result files into `out`; returns row counts by file name."""
+    lottery, allocation = result.lottery, result.allocation
+    wait_school, wait_app = result.wait_school, result.wait_app
     apps, schools, prio = lottery.applicants, lottery.schools, allocation.priorities
     names = lottery.policy.tier_names
 
@@ -181,10 +181,34 @@ def write_results(
                 r.cutoff_number,
                 r.waitlist,
             ]
-            for r in results
+            for r in result.results
         ),
     )
     return counts
+
+
+@dataclass
+class Draw:
+    """Everything one draw produces, before it is written."""
+
+    lottery: Lottery
+    allocation: Allocation
+    assigned: int
+    wait_school: np.ndarray
+    wait_app: np.ndarray
+    results: list[SchoolResult]
+
+
+def draw(lottery: Lottery, fallback: str | None) -> Draw:
+    allocation = allocate(lottery)
+    assigned = fallback_nearest(lottery, allocation) if fallback == "nearest" else 0
+    wait_school, wait_app = waitlists(lottery, allocation)
+    results = school_results(lottery, allocation, wait_school)
+    return Draw(lottery, allocation, assigned, wait_school, wait_app, results)
+
+
+def seed_of(options: RunOptions) -> str:
+    return canonical_seed(options.seed_parts) if options.seed_parts else options.seed
 
 
 def run_lottery(
@@ -195,44 +219,49 @@ def run_lottery(
     *,
     policy_path: Path | None = None,
     zones_path: Path | None = None,
+    commitment_path: Path | None = None,
     force: bool = False,
     command: list[str] | None = None,
 ) -> RunSummary:
     """Validate, draw and write a lottery run folder (all or nothing)."""
+    if options.fallback == "nearest" and zones_path is None:
+        raise ValueError("--fallback nearest needs --zones")
+    paths = {
+        "schools": schools_path,
+        "applicants": applicants_path,
+        "policy": policy_path,
+        "zones": zones_path,
+    }
+    commitment = None
+    if commitment_path is not None:
+        commitment = load_commitment(commitment_path)
+        check_against_commitment(commitment, paths, str(commitment_path), options.level)
+    check_output_folder(Path(out_dir), force)
     lottery = load_lottery(
         schools_path,
         applicants_path,
-        options.seed,
+        seed_of(options),
         policy_path,
         zones_path=zones_path,
         level=options.level,
         encoding=options.encoding,
     )
-    if options.fallback == "nearest" and zones_path is None:
-        raise ValueError("--fallback nearest needs --zones")
-    allocation = allocate(lottery)
-    assigned = fallback_nearest(lottery, allocation) if options.fallback == "nearest" else 0
-    wait_school, wait_app = waitlists(lottery, allocation)
-    results = school_results(lottery, allocation, wait_school)
+    result = draw(lottery, options.fallback)
 
     with staged_output(out_dir, force) as out:
         inputs = out / INPUTS
         inputs.mkdir()
         copies = {
-            "schools": _copy_input(Path(schools_path), inputs, "schools"),
-            "applicants": _copy_input(Path(applicants_path), inputs, "applicants"),
+            role: _copy_input(Path(path), inputs, role)
+            for role, path in paths.items()
+            if path is not None
         }
-        if policy_path is not None:
-            copies["policy"] = _copy_input(Path(policy_path), inputs, "policy")
-        if zones_path is not None:
-            copies["zones"] = _copy_input(Path(zones_path), inputs, "zones")
-        counts = write_results(out, lottery, allocation, wait_school, wait_app, results)
-
+        counts = write_results(out, result)
         log = AuditLog(out / AUDIT_FILE)
         log.append(
             "run",
             {
-                "tool": "seats lottery run",
+                "tool": LOTTERY_TOOL,
                 "versions": _library_versions(),
                 "command": command or [],
                 "policy": lottery.policy.to_dict(),
@@ -259,6 +288,17 @@ def run_lottery(
                     "rows": rows[role],
                 },
             )
+        if commitment is not None:
+            shutil.copyfile(commitment_path, inputs / COMMITMENT_FILE)
+            log.append(
+                "commitment",
+                {
+                    "file": f"{INPUTS}/{COMMITMENT_FILE}",
+                    "sha256": sha256_file(inputs / COMMITMENT_FILE),
+                    "seed_source": commitment.get("seed_source", ""),
+                    "inputs": commitment["inputs"],
+                },
+            )
         example = lottery_message(
             "<seed>",
             "<applicant_id>",
@@ -267,12 +307,14 @@ def run_lottery(
         log.append(
             "seed",
             {
-                "seed": options.seed,
+                "seed": lottery.seed,
+                "parts": options.seed_parts,
+                "joined": "RFC 3797 style: see seats.seed" if options.seed_parts else None,
                 "tie_break": lottery.policy.tie_break,
-                "lottery_number": f"lowercase hex SHA-256 of UTF-8 {example!r}",
+                "lottery_number": f"lowercase hex SHA-256 of the UTF-8 text {example!r}",
             },
         )
-        for r in results:
+        for r in result.results:
             log.append(
                 "school",
                 {
@@ -291,26 +333,41 @@ def run_lottery(
             log.append(
                 "output", {"file": name, "sha256": sha256_file(out / name), "rows": counts[name]}
             )
+        allocation = result.allocation
         log.append(
             "end",
             {
                 "applicants": len(lottery.applicants),
                 "placed": int((allocation.status == PLACED).sum()),
-                "assigned": assigned,
+                "assigned": result.assigned,
                 "unplaced": int((allocation.school < 0).sum()),
             },
         )
 
-    return _summarise(out_dir, lottery, allocation, results, len(log.records))
+    return _summarise(out_dir, result, len(log.records))
 
 
-def _summarise(
-    out_dir: Path,
-    lottery: Lottery,
-    allocation: Allocation,
-    results: list[SchoolResult],
-    audit_records: int,
-) -> RunSummary:
+def replay_lottery(records: list[dict], inputs: dict[str, Path], out: Path) -> None:
+    """Re-run a recorded draw from its inputs into `out` (for `seats audit verify`)."""
+    run = next(r["payload"] for r in records if r["kind"] == "run")
+    seed = next(r["payload"] for r in records if r["kind"] == "seed")
+    options = run["options"]
+    lottery = load_lottery(
+        inputs["schools"],
+        inputs["applicants"],
+        seed["seed"],
+        inputs.get("policy"),
+        zones_path=inputs.get("zones"),
+        level=options["level"],
+        encoding=options["encoding"],
+    )
+    if lottery.policy.to_dict() != run["policy"]:
+        raise ValueError("the policy file does not give the policy recorded in the audit log")
+    write_results(out, draw(lottery, options["fallback"]))
+
+
+def _summarise(out_dir: Path, result: Draw, audit_records: int) -> RunSummary:
+    lottery, allocation, results = result.lottery, result.allocation, result.results
     by_rank = Counter((allocation.rank[allocation.rank >= 0] + 1).tolist())
     oversubscribed = sorted(
         (

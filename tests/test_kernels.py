@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-
-from seats.kernels import deferred_acceptance, immediate_acceptance
-from tests.naive import (
+from naive import (
     is_non_wasteful,
     is_stable,
     naive_deferred_acceptance,
     naive_immediate_acceptance,
 )
+
+from seats.kernels import deferred_acceptance, immediate_acceptance
 
 MECHANISMS = [
     (deferred_acceptance, naive_deferred_acceptance),

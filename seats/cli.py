@@ -245,6 +245,35 @@ def lottery_commit(
         click.echo(f"  {role:<10} {entry['sha256']}  {entry['file']}")
 
 
+@lottery.command("publish")
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for public_list.csv and public_list.pdf.",
+)
+@click.option("--force", is_flag=True, help="Replace a non-empty folder.")
+def lottery_publish(run_dir: Path, out_dir: Path, force: bool) -> None:
+    """The public results list (公示名单): masked ids, lottery numbers, results, waitlists."""
+    from seats.publish import publish_results
+
+    click.echo(publish_results(run_dir, out_dir, force=force).render())
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--out", "out_pdf", required=True, type=click.Path(path_type=Path), help="The PDF to write."
+)
+def report(run_dir: Path, out_pdf: Path) -> None:
+    """The supervisor's report (PDF): digests, per-school results, charts, how to verify."""
+    from seats.report import write_report
+
+    click.echo(write_report(run_dir, out_pdf).render())
+
+
 @cli.group()
 def audit() -> None:
     """Check a run folder's hash-chained audit log and re-run its draw."""

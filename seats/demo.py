@@ -2,7 +2,8 @@
 
 The 2021 kindergarten lottery (志愿优先, by the kindergarten policy) and the 2021 primary lottery
 (deferred acceptance, then every child still unplaced seated at the nearest primary school with
-seats left), each into its own audited run folder under the demo folder.
+seats left), each into its own audited run folder under the demo folder; then, as a supervisor
+would, the public list and the report of each draw, and a verification that re-runs it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seats.model import embedded_dataset
+from seats.publish import publish_results
+from seats.report import write_report
 from seats.run import RunOptions, RunSummary, run_lottery
 from seats.verify import verify_run
 
@@ -65,6 +68,10 @@ def run_demo(
         )
         echo(summary.render())
         summaries[job.name] = summary
+    echo("== supervision: public lists (公示名单) and supervisor's reports ==")
+    for name in summaries:
+        echo(publish_results(out_dir / name, out_dir / f"{name}_public", force=force).render())
+        echo(write_report(out_dir / name, out_dir / f"{name}_report.pdf").render())
     echo("== supervision: re-running every draw from its folder ==")
     for name in summaries:
         report = verify_run(out_dir / name)

@@ -50,6 +50,7 @@ def staged_output(out_dir: Path | str, force: bool = False) -> Iterator[Path]:
     stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         yield stage
+        stage.chmod(0o755)  # mkdtemp makes it private; a run folder is meant to be shared
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(stage, out_dir)

@@ -899,6 +899,172 @@ APPLICANT_HEADER = [
 ]
 
 
+# --------------------------------------------------------------------------------------
+# Teachers (teachers.csv) and class requests: separate streams (SEED + 5, SEED + 6), drawn
+# after everything above, so the files above do not change.
+# --------------------------------------------------------------------------------------
+SUBJECT_SHARES = {
+    "kindergarten": [("preschool", 1.0)],
+    "primary": [
+        ("chinese", 0.30),
+        ("math", 0.24),
+        ("english", 0.11),
+        ("science", 0.07),
+        ("moral", 0.06),
+        ("music", 0.07),
+        ("art", 0.06),
+        ("pe", 0.09),
+    ],
+    "junior": [
+        ("chinese", 0.14),
+        ("math", 0.14),
+        ("english", 0.13),
+        ("politics", 0.08),
+        ("history", 0.07),
+        ("geography", 0.06),
+        ("biology", 0.07),
+        ("physics", 0.08),
+        ("chemistry", 0.05),
+        ("pe", 0.08),
+        ("music", 0.04),
+        ("art", 0.03),
+        ("it", 0.03),
+    ],
+    "special": [("special_education", 1.0)],
+}
+# new classes a teacher of this subject may take (max_classes): (low, high)
+MAX_CLASSES = {"chinese": (1, 2), "math": (2, 2), "english": (3, 4), "preschool": (1, 1)}
+MAX_CLASSES_OTHER = (2, 5)
+# per new class: teachers of each subject needed (1 for junior's other required subjects)
+PER_CLASS = {
+    "kindergarten": {"preschool": 2},
+    "primary": {"chinese": 1, "math": 1, "english": 1},
+    "junior": {
+        s: 1 for s in ("chinese", "math", "english", "politics", "history", "geography", "biology")
+    },
+    "special": {"special_education": 2},
+}
+HOMEROOM_SUBJECT = {
+    "kindergarten": "preschool",
+    "primary": "chinese",
+    "junior": "chinese",
+    "special": "special_education",
+}
+HOMEROOM_P = {"chinese": 0.85, "math": 0.5, "preschool": 0.8, "special_education": 0.7}
+HOMEROOM_P_OTHER = 0.15
+ROTATING_P = 0.15  # 交流轮岗, in education-group schools only
+
+
+def _title(d: Draw, years: int) -> str:
+    """Chinese professional titles (职称), more senior with experience."""
+    if years < 2:
+        return "三级"
+    if years < 6:
+        return "二级"
+    if years < 13:
+        return "一级" if d.bernoulli(0.7) else "二级"
+    if years < 25:
+        return "高级" if d.bernoulli(0.5) else "一级"
+    u = d.u()
+    return "正高级" if u < 0.05 else ("高级" if u < 0.85 else "一级")
+
+
+def build_teachers(schools: list[dict], members: list[list]) -> list[list]:
+    """One row per full-time teacher, as many per school as schools.csv's teachers column."""
+    d = Draw(SEED + 5)
+    in_education_group = {m[1] for m in members if m[0].startswith("G")}
+    rows = []
+    for s in schools:
+        level, n = s["level"], s["teachers"]
+        new_classes = math.ceil(s["seats"] / CLASS_CAP[level])
+        shares = SUBJECT_SHARES[level]
+        counts = dict(
+            zip([x for x, _ in shares], apportion(n, [w for _, w in shares]), strict=True)
+        )
+        # enough teachers for the entry year's classes, taken from the largest other subject
+        for subject, per_class in PER_CLASS[level].items():
+            lo, _ = MAX_CLASSES.get(subject, MAX_CLASSES_OTHER)
+            need = max(new_classes, math.ceil(new_classes * per_class / lo))
+            while counts[subject] < need:
+                donor = max((c for c in counts if c not in PER_CLASS[level]), key=counts.get)
+                assert counts[donor] > 0, s["school_id"]
+                counts[donor] -= 1
+                counts[subject] += 1
+        k = 0
+        for subject, _ in shares:
+            homeroom_left = new_classes if subject == HOMEROOM_SUBJECT[level] else 0
+            for _ in range(counts[subject]):
+                k += 1
+                years = d.int_between(0, 35)
+                title = _title(d, years)
+                rating = min(99.0, max(50.0, 78.0 + 0.15 * min(years, 20) + 7.0 * d.normal()))
+                lo, hi = MAX_CLASSES.get(subject, MAX_CLASSES_OTHER)
+                homeroom = d.bernoulli(HOMEROOM_P.get(subject, HOMEROOM_P_OTHER))
+                if homeroom_left > 0:  # every new class can have a homeroom teacher
+                    homeroom, homeroom_left = True, homeroom_left - 1
+                rotating = s["school_id"] in in_education_group and d.bernoulli(ROTATING_P)
+                rows.append(
+                    [
+                        f"T{s['school_id']}-{k:03d}",
+                        s["school_id"],
+                        subject,
+                        title,
+                        years,
+                        f"{rating:.1f}",
+                        d.int_between(lo, hi),
+                        int(rotating),
+                        int(homeroom),
+                    ]
+                )
+    return rows
+
+
+TEACHER_HEADER = [
+    "teacher_id",
+    "school_id",
+    "subject",
+    "title",
+    "years",
+    "rating",
+    "max_classes",
+    "rotating",
+    "homeroom",
+]
+
+
+def build_class_requests(schools: list[dict], pr_apps: list[list]) -> list[list]:
+    """Parents' class requests for a few 2021 grade-1 applicants: siblings/twins to keep
+    together, pairs to keep apart, one fixed class. Only applicants whose first choice is a
+    school listed by no more applicants than it has seats: deferred acceptance always places
+    them there, whatever the seed, so the requests apply in every draw."""
+    d = Draw(SEED + 6)
+    seats = {s["school_id"]: s["seats"] for s in schools if s["level"] == "primary"}
+    listed = {sid: 0 for sid in seats}
+    for row in pr_apps:
+        for sid in row[2].split(";") if row[2] else []:
+            listed[sid] += 1
+    safe = {sid for sid in seats if listed[sid] <= seats[sid]}
+    by_school: dict[str, list[list]] = {}
+    for row in pr_apps:
+        if row[2] and row[2].split(";")[0] in safe:
+            by_school.setdefault(row[2].split(";")[0], []).append(row)
+    schools_used = sorted(sid for sid, rows in by_school.items() if len(rows) >= 60)
+    requests = []
+    for kind in ["together"] * 6 + ["apart"] * 3 + ["fixed"]:
+        sid = schools_used[d.int_below(len(schools_used))]
+        pool = by_school[sid]
+        a = pool.pop(d.int_below(len(pool)))
+        if kind == "fixed":
+            requests.append([a[0], "", "", 1])
+            continue
+        b = pool.pop(d.int_below(len(pool)))
+        if kind == "together":
+            requests.append([a[0], b[0], "", ""])
+        else:
+            requests.append([a[0], "", b[0], ""])
+    return sorted(requests)
+
+
 def check(schools, groups, members, births, kg_apps, pr_apps) -> None:
     """The plan's figures (and contract invariants) hold exactly, or we refuse to write."""
     lv = {
@@ -972,6 +1138,16 @@ def main(argv: list[str]) -> int:
     write_csv(out / "births.csv", ["zone_id", "year", "births"], birth_rows(births))
     write_csv(out / "applicants_kindergarten_2021.csv", APPLICANT_HEADER, kg_apps)
     write_csv(out / "applicants_primary_2021.csv", APPLICANT_HEADER, pr_apps)
+    teachers = build_teachers(schools, members)
+    level_of = {s["school_id"]: s["level"] for s in schools}
+    assert sum(level_of[t[1]] == "kindergarten" for t in teachers) == KG_TEACHERS
+    assert sum(level_of[t[1]] != "kindergarten" for t in teachers) == SCHOOL_TEACHERS
+    write_csv(out / "teachers.csv", TEACHER_HEADER, teachers)
+    write_csv(
+        out / "class_requests_primary_2021.csv",
+        ["pupil_id", "together_with", "apart_from", "fixed_class"],
+        build_class_requests(schools, pr_apps),
+    )
     for name, text in (
         ("policy_kindergarten.toml", POLICY_KINDERGARTEN),
         ("policy_primary.toml", POLICY_PRIMARY),

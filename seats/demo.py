@@ -3,7 +3,8 @@
 The 2021 kindergarten lottery (志愿优先, by the kindergarten policy) and the 2021 primary lottery
 (deferred acceptance, then every child still unplaced seated at the nearest primary school with
 seats left), each into its own audited run folder under the demo folder; then, as a supervisor
-would, the public list and the report of each draw, and a verification that re-runs it.
+would, the public list and the report of each draw; the balanced grade-1 classes of every primary
+school and their teacher teams; and a verification that re-runs every draw.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from seats.classes import form_classes
 from seats.model import embedded_dataset
 from seats.publish import publish_results
 from seats.report import write_report
 from seats.run import RunOptions, RunSummary, run_lottery
+from seats.teachers import assign_teachers
 from seats.verify import verify_run
 
 DEMO_SEED = "Xinghualing 2021 demo seed"
@@ -68,12 +71,33 @@ def run_demo(
         )
         echo(summary.render())
         summaries[job.name] = summary
+    echo("== 2021 grade-1 classes (均衡编班) of every primary school ==")
+    classes = form_classes(
+        out_dir / "primary_2021",
+        data / "schools.csv",
+        seed=seed,
+        out_dir=out_dir / "classes_2021",
+        requests_path=data / "class_requests_primary_2021.csv",
+        force=force,
+        command=["seats", "demo"],
+    )
+    echo(classes.render())
+    echo("== their teacher teams (均衡配班) ==")
+    teams = assign_teachers(
+        out_dir / "classes_2021",
+        data / "teachers.csv",
+        seed=seed,
+        out_dir=out_dir / "teachers_2021",
+        force=force,
+        command=["seats", "demo"],
+    )
+    echo(teams.render())
     echo("== supervision: public lists (公示名单) and supervisor's reports ==")
     for name in summaries:
         echo(publish_results(out_dir / name, out_dir / f"{name}_public", force=force).render())
         echo(write_report(out_dir / name, out_dir / f"{name}_report.pdf").render())
     echo("== supervision: re-running every draw from its folder ==")
-    for name in summaries:
+    for name in [*summaries, "classes_2021", "teachers_2021"]:
         report = verify_run(out_dir / name)
         if not report.verified:
             raise RuntimeError(f"{name}: the audit does not verify: {report.problems}")

@@ -1,0 +1,434 @@
+"""Numba kernels for balanced classes (均衡编班) and teacher teams (均衡配班).
+
+Everything here is integer arithmetic, so a result is the same on every machine. Randomness
+enters only as arrays drawn by the caller from the seed (visit orders, proposals); the kernels
+themselves are deterministic. No I/O and no validation: the wrappers in :mod:`seats.classes` and
+:mod:`seats.teachers` check their inputs and that the objective cannot overflow int64.
+
+Class formation
+---------------
+Pupils are grouped into *units* (a pupil, or pupils who must share a class). Unit ``u`` has
+``unit_size[u]`` pupils and feature sums ``unit_values[u, f]`` (integers, see
+:mod:`seats.classes` for the features). With ``N`` pupils, ``T_f`` the cohort total of feature
+``f`` and, for class ``c``, ``n_c`` pupils and ``S_cf`` the class total, the objective is
+
+    sum over c, f of  weights[f] * (N * S_cf - n_c * T_f) ** 2
+
+i.e. the weighted squared distance of every class total from its proportional share
+``n_c * T_f / N``, scaled by ``N`` so that it stays an integer. Hard constraints kept by every
+step: ``size_lo[c] <= n_c <= size_hi[c]``, pinned units never move, and units joined by an
+``apart`` edge never share a class.
+
+Teacher teams
+-------------
+Slots are (class, subject) places to fill. Slot ``s`` has class ``slot_class[s]``, subject
+``slot_subject[s]`` and ``slot_homeroom[s]`` (the slot whose teacher is also the class's homeroom
+teacher). Team score of class ``c`` = sum of ``quality[t]`` over its slots; objective =
+``C * sum(team_c ** 2) - (sum team_c) ** 2`` = ``C**2 * variance`` of the team scores.
+"""
+
+import numba
+import numpy as np
+
+from seats.jit import JIT
+
+# --- class formation --------------------------------------------------------------------------
+
+
+@numba.njit(**JIT)
+def _class_cost(sums, size, c, total, n_total, weights):
+    cost = 0
+    for f in range(sums.shape[1]):
+        dev = n_total * sums[c, f] - size[c] * total[f]
+        cost += weights[f] * dev * dev
+    return cost
+
+
+@numba.njit(**JIT)
+def _cost_after(
+    sums, size, c, unit_values, leaving, entering, size_change, total, n_total, weights
+):
+    """Cost of class ``c`` after unit ``leaving`` leaves it and ``entering`` joins (-1: none)."""
+    cost = 0
+    new_size = size[c] + size_change
+    for f in range(sums.shape[1]):
+        s = sums[c, f]
+        if leaving >= 0:
+            s -= unit_values[leaving, f]
+        if entering >= 0:
+            s += unit_values[entering, f]
+        dev = n_total * s - new_size * total[f]
+        cost += weights[f] * dev * dev
+    return cost
+
+
+@numba.njit(**JIT)
+def class_totals(unit_class, unit_values, unit_size, n_classes):
+    """Per-class feature sums and sizes of an assignment."""
+    sums = np.zeros((n_classes, unit_values.shape[1]), dtype=np.int64)
+    size = np.zeros(n_classes, dtype=np.int64)
+    for u in range(unit_class.shape[0]):
+        c = unit_class[u]
+        size[c] += unit_size[u]
+        for f in range(unit_values.shape[1]):
+            sums[c, f] += unit_values[u, f]
+    return sums, size
+
+
+@numba.njit(**JIT)
+def class_objective(unit_class, unit_values, unit_size, n_classes, weights):
+    """The objective of an assignment (see the module docstring)."""
+    sums, size = class_totals(unit_class, unit_values, unit_size, n_classes)
+    total = sums.sum(axis=0)
+    n_total = size.sum()
+    cost = 0
+    for c in range(n_classes):
+        cost += _class_cost(sums, size, c, total, n_total, weights)
+    return cost
+
+
+@numba.njit(**JIT)
+def _apart_ok(u, target, skip, unit_class, apart_ptr, apart_unit):
+    """True if no apart-neighbour of ``u`` other than ``skip`` is in class ``target``."""
+    for k in range(apart_ptr[u], apart_ptr[u + 1]):
+        w = apart_unit[k]
+        if w != skip and unit_class[w] == target:
+            return False
+    return True
+
+
+@numba.njit(**JIT)
+def _try_pair(u, v, b, cls, sums, size, cost, unit_values, unit_size, ctx):
+    """Change in objective of swapping units u and v (v in class b), or with ``v < 0`` of moving
+    u into class b; returns (feasible, delta)."""
+    total, n_total, weights, size_lo, size_hi, apart_ptr, apart_unit = ctx
+    a = cls[u]
+    if a == b:
+        return False, 0
+    change = unit_size[u] - (unit_size[v] if v >= 0 else 0)
+    if size[a] - change < size_lo[a] or size[b] + change > size_hi[b]:
+        return False, 0
+    if size[a] - change > size_hi[a] or size[b] + change < size_lo[b]:
+        return False, 0
+    if not _apart_ok(u, b, v, cls, apart_ptr, apart_unit):
+        return False, 0
+    if v >= 0 and not _apart_ok(v, a, u, cls, apart_ptr, apart_unit):
+        return False, 0
+    new_a = _cost_after(sums, size, a, unit_values, u, v, -change, total, n_total, weights)
+    new_b = _cost_after(sums, size, b, unit_values, v, u, change, total, n_total, weights)
+    return True, new_a + new_b - cost[a] - cost[b]
+
+
+@numba.njit(**JIT)
+def _apply_pair(u, v, b, cls, sums, size, cost, unit_values, unit_size, ctx):
+    total, n_total, weights = ctx[0], ctx[1], ctx[2]
+    a = cls[u]
+    for f in range(sums.shape[1]):
+        sums[a, f] -= unit_values[u, f]
+        sums[b, f] += unit_values[u, f]
+        if v >= 0:
+            sums[a, f] += unit_values[v, f]
+            sums[b, f] -= unit_values[v, f]
+    change = unit_size[u] - (unit_size[v] if v >= 0 else 0)
+    size[a] -= change
+    size[b] += change
+    cls[u] = b
+    if v >= 0:
+        cls[v] = a
+    cost[a] = _class_cost(sums, size, a, total, n_total, weights)
+    cost[b] = _class_cost(sums, size, b, total, n_total, weights)
+
+
+@numba.njit(**JIT)
+def _descend(order, pinned, cls, sums, size, cost, unit_values, unit_size, ctx):
+    """Steepest improvement per unit (best move to another class or swap with a unit there),
+    sweeping in ``order`` until a whole sweep improves nothing: a local optimum for swaps and
+    moves."""
+    n_units = cls.shape[0]
+    n_classes = size.shape[0]
+    improved = True
+    while improved:
+        improved = False
+        for u in order:
+            if pinned[u]:
+                continue
+            best, best_v, best_b = 0, -1, -1
+            for b in range(n_classes):
+                ok, delta = _try_pair(u, -1, b, cls, sums, size, cost, unit_values, unit_size, ctx)
+                if ok and delta < best:
+                    best, best_v, best_b = delta, -1, b
+            for v in range(n_units):
+                if pinned[v]:
+                    continue
+                b = cls[v]
+                ok, delta = _try_pair(u, v, b, cls, sums, size, cost, unit_values, unit_size, ctx)
+                if ok and delta < best:
+                    best, best_v, best_b = delta, v, b
+            if best_b >= 0:
+                _apply_pair(u, best_v, best_b, cls, sums, size, cost, unit_values, unit_size, ctx)
+                improved = True
+
+
+@numba.njit(**JIT)
+def _walk(
+    proposals,
+    first,
+    last,
+    top,
+    pinned,
+    cls,
+    sums,
+    size,
+    cost,
+    unit_values,
+    unit_size,
+    ctx,
+    best_cls,
+):
+    """Threshold accepting over ``proposals[first:last]`` (rows ``u, v, kind``: kind 0 swaps u
+    and v, kind 1 moves u into v's class): a step is taken if it worsens the objective by at
+    most a threshold falling linearly from ``top`` to zero. The best assignment seen is copied
+    into ``best_cls``; returns its objective."""
+    current = cost.sum()
+    best = current
+    best_cls[:] = cls
+    steps = last - first
+    for k in range(first, last):
+        u, v, move = proposals[k, 0], proposals[k, 1], proposals[k, 2] == 1
+        if pinned[u] or (not move and pinned[v]):
+            continue
+        w = -1 if move else v
+        ok, delta = _try_pair(u, w, cls[v], cls, sums, size, cost, unit_values, unit_size, ctx)
+        if not ok or delta > top * (last - k) // steps:
+            continue
+        _apply_pair(u, w, cls[v], cls, sums, size, cost, unit_values, unit_size, ctx)
+        current += delta
+        if current < best:
+            best = current
+            best_cls[:] = cls
+    return best
+
+
+@numba.njit(**JIT)
+def improve_classes(
+    start,
+    unit_values,
+    unit_size,
+    pinned,
+    apart_ptr,
+    apart_unit,
+    size_lo,
+    size_hi,
+    weights,
+    order,
+    proposals,
+    out_class,
+):
+    """Improve a feasible start; writes the best assignment found into ``out_class`` and
+    returns its objective.
+
+    1. the first half of ``proposals`` as a random descent (threshold zero): cheap big gains;
+    2. the second half as threshold accepting in four rounds, each restarted from the best
+       assignment so far, its threshold starting at the mean worsening of a sample of steps;
+    3. exhaustive descent (swaps and moves) from the best assignment seen: a local optimum.
+    """
+    n_classes = size_lo.shape[0]
+    cls = start.copy()
+    sums, size = class_totals(cls, unit_values, unit_size, n_classes)
+    total = sums.sum(axis=0)
+    n_total = size.sum()
+    ctx = (total, n_total, weights, size_lo, size_hi, apart_ptr, apart_unit)
+    cost = np.zeros(n_classes, dtype=np.int64)
+    for c in range(n_classes):
+        cost[c] = _class_cost(sums, size, c, total, n_total, weights)
+    steps = proposals.shape[0]
+    half = steps // 2
+    _walk(
+        proposals, 0, half, 0, pinned, cls, sums, size, cost, unit_values, unit_size, ctx, out_class
+    )
+    best = cost.sum()
+    best_cls = out_class.copy()
+    # threshold accepting in rounds, each re-heated from the best assignment so far
+    rounds = 4
+    for r in range(rounds):
+        first = half + (steps - half) * r // rounds
+        last = half + (steps - half) * (r + 1) // rounds
+        cls[:] = best_cls
+        sums, size = class_totals(cls, unit_values, unit_size, n_classes)
+        for c in range(n_classes):
+            cost[c] = _class_cost(sums, size, c, total, n_total, weights)
+        # start the threshold at the mean worsening of a sample of steps
+        top, worse = 0, 0
+        for k in range(first, min(first + 256, last)):
+            u, v = proposals[k, 0], proposals[k, 1]
+            w = -1 if proposals[k, 2] == 1 else v
+            if pinned[u] or (w >= 0 and pinned[w]):
+                continue
+            ok, delta = _try_pair(u, w, cls[v], cls, sums, size, cost, unit_values, unit_size, ctx)
+            if ok and delta > 0:
+                top += delta // 256
+                worse += 1
+        top = top * 256 // max(worse, 1)
+        found = _walk(
+            proposals,
+            first,
+            last,
+            top,
+            pinned,
+            cls,
+            sums,
+            size,
+            cost,
+            unit_values,
+            unit_size,
+            ctx,
+            out_class,
+        )
+        if found < best:
+            best = found
+            best_cls[:] = out_class
+    out_class[:] = best_cls
+    cls[:] = out_class
+    sums, size = class_totals(cls, unit_values, unit_size, n_classes)
+    for c in range(n_classes):
+        cost[c] = _class_cost(sums, size, c, total, n_total, weights)
+    _descend(order, pinned, cls, sums, size, cost, unit_values, unit_size, ctx)
+    out_class[:] = cls
+    return cost.sum()
+
+
+# --- teacher teams ----------------------------------------------------------------------------
+
+
+@numba.njit(**JIT)
+def team_objective(team):
+    n = team.shape[0]
+    total = 0
+    squares = 0
+    for c in range(n):
+        total += team[c]
+        squares += team[c] * team[c]
+    return n * squares - total * total
+
+
+@numba.njit(**JIT)
+def _eligible(t, s, teachers, slots):
+    subject, school, rotating, homeroom, _, _ = teachers
+    slot_class, slot_subject, slot_homeroom, class_school, school_group = slots
+    if subject[t] != slot_subject[s]:
+        return False
+    if slot_homeroom[s] and not homeroom[t]:
+        return False
+    here = class_school[slot_class[s]]
+    if school[t] == here:
+        return True
+    return rotating[t] and school_group[here] >= 0 and school_group[school[t]] == school_group[here]
+
+
+@numba.njit(**JIT)
+def _teaches_class(t, c, skip, slot_teacher, class_ptr, class_slot):
+    """True if teacher t holds a slot of class c other than slot ``skip``."""
+    for k in range(class_ptr[c], class_ptr[c + 1]):
+        s = class_slot[k]
+        if s != skip and slot_teacher[s] == t:
+            return True
+    return False
+
+
+@numba.njit(**JIT)
+def improve_teams(start, teachers, slots, class_ptr, class_slot, order, out_teacher):
+    """Improve a feasible assignment of teachers to slots by swaps (two slots of one subject
+    exchange teachers) and replacements (a slot goes to an at least as strong teacher with spare
+    load, so the pool's total quality never falls), steepest
+    per slot, sweeping in ``order`` until nothing improves. Writes ``out_teacher`` and returns
+    the objective. A teacher never holds two slots of one class, never exceeds ``max_classes``
+    slots, and is homeroom teacher of at most one class."""
+    subject, _, _, _, quality, max_classes = teachers
+    slot_class, _, slot_homeroom, _, _ = slots
+    n_slots = start.shape[0]
+    n_classes = class_ptr.shape[0] - 1
+    slot_teacher = start.copy()
+    load = np.zeros(quality.shape[0], dtype=np.int64)
+    head = np.zeros(quality.shape[0], dtype=np.int64)  # homeroom classes held
+    team = np.zeros(n_classes, dtype=np.int64)
+    for s in range(n_slots):
+        t = slot_teacher[s]
+        load[t] += 1
+        if slot_homeroom[s]:
+            head[t] += 1
+        team[slot_class[s]] += quality[t]
+    current = team_objective(team)
+    improved = True
+    while improved:
+        improved = False
+        for s in order:
+            t, c = slot_teacher[s], slot_class[s]
+            best, best_kind, best_other = 0, -1, -1
+            # swaps with another slot of the same subject in another class
+            for s2 in range(n_slots):
+                t2, c2 = slot_teacher[s2], slot_class[s2]
+                if c2 == c or t2 == t or subject[t2] != subject[t]:
+                    continue
+                if not (_eligible(t, s2, teachers, slots) and _eligible(t2, s, teachers, slots)):
+                    continue
+                if _teaches_class(t, c2, s2, slot_teacher, class_ptr, class_slot):
+                    continue
+                if _teaches_class(t2, c, s, slot_teacher, class_ptr, class_slot):
+                    continue
+                if slot_homeroom[s] != slot_homeroom[s2]:
+                    # the homeroom role changes hands: the one who gains it must be free
+                    gainer = t2 if slot_homeroom[s] else t
+                    if head[gainer] >= 1:
+                        continue
+                diff = quality[t2] - quality[t]
+                team[c] += diff
+                team[c2] -= diff
+                delta = team_objective(team) - current
+                team[c] -= diff
+                team[c2] += diff
+                if delta < best:
+                    best, best_kind, best_other = delta, 0, s2
+            # replacements by a teacher with spare load
+            for t2 in range(quality.shape[0]):
+                if t2 == t or load[t2] >= max_classes[t2] or not _eligible(t2, s, teachers, slots):
+                    continue
+                if quality[t2] < quality[t]:
+                    continue  # balance by levelling up or by swaps, never by levelling down
+                if slot_homeroom[s] and head[t2] >= 1:
+                    continue
+                if _teaches_class(t2, c, s, slot_teacher, class_ptr, class_slot):
+                    continue
+                diff = quality[t2] - quality[t]
+                team[c] += diff
+                delta = team_objective(team) - current
+                team[c] -= diff
+                if delta < best:
+                    best, best_kind, best_other = delta, 1, t2
+            if best_kind == 0:
+                s2 = best_other
+                t2, c2 = slot_teacher[s2], slot_class[s2]
+                if slot_homeroom[s] != slot_homeroom[s2]:
+                    if slot_homeroom[s]:
+                        head[t] -= 1
+                        head[t2] += 1
+                    else:
+                        head[t2] -= 1
+                        head[t] += 1
+                slot_teacher[s], slot_teacher[s2] = t2, t
+                diff = quality[t2] - quality[t]
+                team[c] += diff
+                team[c2] -= diff
+            elif best_kind == 1:
+                t2 = best_other
+                slot_teacher[s] = t2
+                load[t] -= 1
+                load[t2] += 1
+                if slot_homeroom[s]:
+                    head[t] -= 1
+                    head[t2] += 1
+                team[c] += quality[t2] - quality[t]
+            if best_kind >= 0:
+                current += best
+                improved = True
+    out_teacher[:] = slot_teacher
+    return current

@@ -274,6 +274,267 @@ def report(run_dir: Path, out_pdf: Path) -> None:
     click.echo(write_report(run_dir, out_pdf).render())
 
 
+@cli.command()
+@district_argument
+@click.option(
+    "--level",
+    required=True,
+    type=click.Choice(["kindergarten", "primary", "junior"]),
+    help="School level to analyse.",
+)
+@click.option("--year", default=2020, show_default=True, help="Year of the cohort.")
+@click.option(
+    "--demand",
+    "demand_path",
+    type=click.Path(path_type=Path),
+    help="Applicants file: demand per zone from its applicants instead of births.",
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(path_type=Path),
+    help="Building plan (new, expand, close, convert): gap before and after.",
+)
+@click.option(
+    "--site-new",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Propose where to build N new schools (greedy on the flow gain).",
+)
+@click.option(
+    "--site-size",
+    type=click.IntRange(min=1),
+    help="Entry seats of each new school (default: median of the level's public).",
+)
+@click.option(
+    "--walk-km",
+    default=1.5,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Walking distance from a zone centre within which a school serves it.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the CSV files and charts.",
+)
+@click.option("--force", is_flag=True, help="Replace a non-empty folder.")
+@encoding_option
+def gap(
+    folder,
+    level,
+    year,
+    demand_path,
+    plan_path,
+    site_new,
+    site_size,
+    walk_km,
+    out_dir,
+    force,
+    encoding,
+) -> None:
+    """Where seats are missing: max flow from zones through the schools that serve them."""
+    from sim.gap import run_gap
+
+    summary = run_gap(
+        resolve_folder(folder),
+        level=level,
+        year=year,
+        demand_path=demand_path,
+        plan_path=plan_path,
+        site_new=site_new,
+        site_size=site_size,
+        walk_km=walk_km,
+        out_dir=out_dir,
+        force=force,
+        encoding=encoding,
+    )
+    click.echo(summary.render())
+
+
+def parse_years(ctx, param, value: str) -> tuple[int, int]:
+    try:
+        first, last = (int(part) for part in value.split("-"))
+    except ValueError:
+        raise click.BadParameter("give a range of years like 2021-2030") from None
+    if last < first:
+        raise click.BadParameter(f"{value}: the last year comes before the first")
+    return first, last
+
+
+@cli.command()
+@district_argument
+@click.option(
+    "--years",
+    default="2021-2030",
+    show_default=True,
+    callback=parse_years,
+    help="First and last year of the forecast.",
+)
+@click.option(
+    "--runs",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Monte Carlo replications.",
+)
+@click.option("--seed", required=True, help="Seed of the replications' random streams.")
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(path_type=Path),
+    help="Building plan (default: the folder's plan_*.csv, if any).",
+)
+@click.option(
+    "--dask",
+    metavar="ADDRESS|local:N",
+    help="Run batches on a Dask cluster (needs the dask extra).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for forecast.csv, chances.csv and the charts.",
+)
+@click.option("--force", is_flag=True, help="Replace a non-empty folder.")
+@encoding_option
+def forecast(folder, years, runs, seed, plan_path, dask, out_dir, force, encoding) -> None:
+    """Monte Carlo forecast of demand, shortfalls, the plan's targets and admission chances."""
+    from sim.forecast import run_forecast
+
+    with click.progressbar(length=runs, label="replications", file=sys.stderr) as bar:
+        try:
+            summary = run_forecast(
+                resolve_folder(folder),
+                years=years,
+                runs=runs,
+                seed=seed,
+                plan_path=plan_path,
+                out_dir=out_dir,
+                force=force,
+                dask=dask,
+                progress=bar.update,
+                encoding=encoding,
+            )
+        except RuntimeError as err:  # e.g. --dask without the dask extra installed
+            raise click.ClickException(str(err)) from err
+    click.echo(summary.render())
+
+
+@cli.group("classes")
+def classes_group() -> None:
+    """Balanced class formation (均衡编班)."""
+
+
+@classes_group.command("form")
+@click.option(
+    "--pupils",
+    "pupils_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Pupils file, or a lottery run folder (its placed applicants).",
+)
+@click.option(
+    "--schools",
+    "schools_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Schools file with school_id and class_size_cap (a district schools.csv).",
+)
+@click.option("--seed", required=True, help="Public seed of the class-number lottery.")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Run folder to create."
+)
+@click.option("--group", help="Share an education group's pupils among its campuses first.")
+@click.option(
+    "--class-counts",
+    "class_counts_path",
+    type=click.Path(path_type=Path),
+    help="school_id,classes: classes to form (default ceil(pupils / cap)).",
+)
+@click.option(
+    "--requests",
+    "requests_path",
+    type=click.Path(path_type=Path),
+    help="pupil_id,together_with,apart_from,fixed_class: keep together/apart/fixed.",
+)
+@click.option("--force", is_flag=True, help="Replace a non-empty run folder.")
+@encoding_option
+def classes_form(
+    pupils_path,
+    schools_path,
+    seed,
+    out_dir,
+    group,
+    class_counts_path,
+    requests_path,
+    force,
+    encoding,
+) -> None:
+    """Form balanced classes, then draw which becomes class 1, 2, ... by lottery."""
+    from seats.classes import form_classes
+
+    summary = form_classes(
+        pupils_path,
+        schools_path,
+        seed=seed,
+        out_dir=out_dir,
+        group=group,
+        class_counts_path=class_counts_path,
+        requests_path=requests_path,
+        force=force,
+        encoding=encoding,
+        command=sys.argv[1:],
+    )
+    click.echo(summary.render())
+
+
+@cli.group("teachers")
+def teachers_group() -> None:
+    """Balanced teacher teams for classes (均衡配班)."""
+
+
+@teachers_group.command("assign")
+@click.option(
+    "--classes",
+    "classes_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A `seats classes form` run folder.",
+)
+@click.option(
+    "--teachers",
+    "teachers_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Teachers file (teacher_id, school_id, subject, title, years, rating, ...).",
+)
+@click.option("--seed", required=True, help="Public seed (ties in the assignment).")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Run folder to create."
+)
+@click.option("--force", is_flag=True, help="Replace a non-empty run folder.")
+@encoding_option
+def teachers_assign(classes_dir, teachers_path, seed, out_dir, force, encoding) -> None:
+    """Give every class a balanced teacher team within each school or education group."""
+    from seats.teachers import assign_teachers
+
+    summary = assign_teachers(
+        classes_dir,
+        teachers_path,
+        seed=seed,
+        out_dir=out_dir,
+        force=force,
+        encoding=encoding,
+        command=sys.argv[1:],
+    )
+    click.echo(summary.render())
+
+
 @cli.group()
 def audit() -> None:
     """Check a run folder's hash-chained audit log and re-run its draw."""

@@ -20,8 +20,11 @@ from seats.report import write_report
 from seats.run import RunOptions, RunSummary, run_lottery
 from seats.teachers import assign_teachers
 from seats.verify import verify_run
+from sim.forecast import run_forecast
+from sim.gap import run_gap
 
 DEMO_SEED = "Xinghualing 2021 demo seed"
+FORECAST_RUNS = 1_000
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,19 @@ def run_demo(
         command=["seats", "demo"],
     )
     echo(teams.render())
+    for level in ("kindergarten", "primary"):
+        echo(f"== where {level} seats are missing (2021 applicants, building plan) ==")
+        gap = run_gap(
+            data,
+            level=level,
+            year=2021,
+            demand_path=data / f"applicants_{level}_2021.csv",
+            plan_path=data / "plan_2021_2025.csv" if level == "kindergarten" else None,
+            site_new=3,
+            out_dir=out_dir / f"gap_{level}",
+            force=force,
+        )
+        echo(gap.render())
     echo("== supervision: public lists (公示名单) and supervisor's reports ==")
     for name in summaries:
         echo(publish_results(out_dir / name, out_dir / f"{name}_public", force=force).render())
@@ -102,4 +118,15 @@ def run_demo(
         if not report.verified:
             raise RuntimeError(f"{name}: the audit does not verify: {report.problems}")
         echo(f"{out_dir / name}: verified ({'; '.join(report.notes[1:])})")
+    echo(f"== forecast 2021-2030, {FORECAST_RUNS:,} Monte Carlo runs ==")
+    echo(
+        run_forecast(
+            data,
+            years=(2021, 2030),
+            runs=FORECAST_RUNS,
+            seed=seed,
+            out_dir=out_dir / "forecast",
+            force=force,
+        ).render()
+    )
     return summaries

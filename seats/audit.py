@@ -25,6 +25,12 @@ def canonical_json(value) -> bytes:
 def utc_now() -> str:
     """UTC time of the event; SOURCE_DATE_EPOCH fixes it for byte-reproducible logs."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and not epoch.isdigit():
+        from seats.errors import InputError, Problem
+
+        raise InputError(
+            Problem("SOURCE_DATE_EPOCH", None, None, f"{epoch!r} is not a whole number of seconds")
+        )
     moment = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else dt.datetime.now(dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -58,47 +64,66 @@ class AuditLog:
 def read_chain(path: Path) -> tuple[list[dict], list[str]]:
     """The records of an audit log and the first break in its chain, in plain words.
 
-    Checks, line by line: valid JSON; the hash matches the content (else: edited); seq counts
-    up from 0 (else: missing, reordered or inserted lines); prev is the SHA-256 of the previous
-    line (else: a line was inserted, removed or replaced before it); the last record is "end".
+    Checks, line by line: valid JSON; the hash matches the content (else: edited); the line is
+    byte for byte the canonical JSON of its record (else: edited, e.g. spaces, duplicate keys
+    or CRLF line ends); seq counts up from 0 (else: missing, reordered or inserted lines); prev
+    is the SHA-256 of the previous line (else: a line was inserted, removed or replaced before
+    it); the last record is "end".
     """
-    name = path.name
+    name = Path(path).name
     try:
         raw = Path(path).read_bytes()
     except OSError as err:
-        return [], [f"{name}: cannot read the audit log: {err.strerror or err}"]
+        return [], [f"cannot read the audit log: {err.strerror or err}"]
     if not raw.endswith(b"\n"):
         return [], [f"{name}: the last line is incomplete (the log was cut or edited)"]
-    records: list[dict] = []
-    prev = GENESIS
-    for number, line in enumerate(raw[:-1].split(b"\n"), start=1):
+    lines = raw[:-1].split(b"\n")
+    parsed: list[dict | None] = []
+    for line in lines:
         try:
             record = json.loads(line)
-            assert isinstance(record, dict)
-        except (ValueError, AssertionError):
-            return records, [f"{name}:{number}: not a JSON record (the line was edited)"]
+        except ValueError:
+            record = None
+        parsed.append(record if isinstance(record, dict) else None)
+    seqs = [r.get("seq") for r in parsed if r is not None]
+    line_of_seq = {r.get("seq"): n for n, r in enumerate(parsed, start=1) if r is not None}
+
+    records: list[dict] = []
+    prev = GENESIS
+    for number, (line, record) in enumerate(zip(lines, parsed, strict=True), start=1):
+        where = f"{name}:{number}"
+        if record is None:
+            return records, [f"{where}: not a JSON record (the line was edited)"]
         body = {k: v for k, v in record.items() if k != "hash"}
         if hashlib.sha256(canonical_json(body)).hexdigest() != record.get("hash"):
+            return records, [f"{where}: the line was edited (its content does not match its hash)"]
+        if canonical_json(record) != line:
             return records, [
-                f"{name}:{number}: the line was edited (its content does not match its hash)"
+                f"{where}: the line was edited (it is not byte for byte the record's "
+                "canonical JSON: extra spaces, duplicate keys or CRLF line ends)"
             ]
         expected, seq = number - 1, record.get("seq")
         if seq != expected:
-            if isinstance(seq, int) and seq > expected:
+            if seqs.count(seq) > 1:
+                what = f"a copy of record {seq} was inserted"
+            elif line_of_seq.get(expected, 0) > number:
+                what = (
+                    f"lines were reordered (record {expected} stands on line "
+                    f"{line_of_seq[expected]})"
+                )
+            elif isinstance(seq, int) and seq > expected:
                 what = (
                     f"record {expected} is missing"
                     if seq == expected + 1
                     else f"records {expected} to {seq - 1} are missing"
                 )
             else:
-                what = "lines were reordered or a line was inserted"
-            return records, [
-                f"{name}:{number}: holds record {seq} where record {expected} belongs: {what}"
-            ]
+                what = "a line was inserted (or copied from elsewhere)"
+            return records, [f"{where}: holds record {seq} where record {expected} belongs: {what}"]
         if record.get("prev") != prev:
             return records, [
-                f"{name}:{number}: does not follow line {number - 1} (prev hash "
-                "differs): a line was inserted, removed or replaced before it"
+                f"{where}: does not follow line {number - 1} (prev hash differs): a "
+                "line was inserted, removed or replaced before it"
             ]
         prev = hashlib.sha256(line).hexdigest()
         records.append(record)

@@ -31,7 +31,7 @@ class SeatsGroup(click.Group):
         except InputError as err:
             count = len(err.problems)
             raise BadInput(f"{err}\n{count} problem{'s' if count != 1 else ''} found") from err
-        except (FileNotFoundError, NotADirectoryError, FileExistsError) as err:
+        except OSError as err:  # missing file, a folder for a file, no permission, ...
             raise BadInput(f"error: {err}") from err
 
 
@@ -223,8 +223,18 @@ def lottery_run(
     help="commitment.json to write.",
 )
 @click.option("--level", help="The level the draw will use (as in `lottery run --level`).")
+@click.option("--fallback", type=click.Choice(["nearest"]), help="As in `lottery run`.")
+@encoding_option
 def lottery_commit(
-    schools_path, applicants_path, policy_path, zones_path, seed_source, out_path, level
+    schools_path,
+    applicants_path,
+    policy_path,
+    zones_path,
+    seed_source,
+    out_path,
+    level,
+    fallback,
+    encoding,
 ) -> None:
     """Fix the inputs by their SHA-256 before the seed is known (publish the file)."""
     from seats.commitment import make_commitment, write_commitment
@@ -238,7 +248,8 @@ def lottery_commit(
     for role, path in paths.items():
         if path is not None and not Path(path).is_file():
             raise BadInput(f"error: {path}: no such file ({role})")
-    commitment = make_commitment(paths, seed_source, level)
+    options = {"level": level, "fallback": fallback, "encoding": encoding}
+    commitment = make_commitment(paths, seed_source, options)
     write_commitment(commitment, out_path)
     click.echo(f"wrote {out_path}")
     for role, entry in commitment["inputs"].items():

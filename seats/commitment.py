@@ -17,10 +17,15 @@ from seats.output import sha256_file
 COMMITMENT_KIND = "seats lottery commitment"
 
 
+# The run options that change who gets a seat: a commitment fixes them with the files.
+COMMITTED_OPTIONS = ("level", "fallback", "encoding")
+
+
 def make_commitment(
-    inputs: dict[str, Path | None], seed_source: str, level: str | None = None
+    inputs: dict[str, Path | None], seed_source: str, options: dict[str, str | None]
 ) -> dict:
-    """The commitment to these input files (role -> path) and to where the seed will come from."""
+    """The commitment to these input files (role -> path), to the options of the draw
+    (COMMITTED_OPTIONS) and to where the seed will come from."""
     if not seed_source.strip():
         raise InputError(
             Problem(
@@ -36,7 +41,7 @@ def make_commitment(
         "version": 1,
         "created": utc_now(),
         "seed_source": seed_source.strip(),
-        "level": level,
+        "options": {key: options.get(key) for key in COMMITTED_OPTIONS},
         "inputs": {
             role: {"file": Path(path).name, "sha256": sha256_file(Path(path))}
             for role, path in inputs.items()
@@ -74,20 +79,23 @@ def load_commitment(path: Path) -> dict:
 def check_against_commitment(
     commitment: dict,
     inputs: dict[str, Path | None],
+    options: dict[str, str | None],
     name: str = "commitment.json",
-    level: str | None = None,
 ) -> None:
-    """Refuse inputs (or a level) that differ from the commitment; every difference is named."""
+    """Refuse inputs or options that differ from the commitment; every difference is named."""
     problems = []
-    if commitment.get("level") != level:
-        problems.append(
-            Problem(
-                name,
-                None,
-                "level",
-                f"the commitment is for level {commitment.get('level')!r}, not {level!r}",
+    committed_options = commitment.get("options", {})
+    for key in COMMITTED_OPTIONS:
+        if committed_options.get(key) != options.get(key):
+            problems.append(
+                Problem(
+                    name,
+                    None,
+                    key,
+                    f"the commitment fixes --{key} "
+                    f"{committed_options.get(key)!r}, not {options.get(key)!r}",
+                )
             )
-        )
     committed = commitment["inputs"]
     for role in sorted(set(committed) | {r for r, p in inputs.items() if p is not None}):
         path = inputs.get(role)

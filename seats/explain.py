@@ -15,7 +15,7 @@ from pathlib import Path
 from seats.audit import AUDIT_FILE, read_chain
 from seats.errors import InputError, Problem
 from seats.lottery import load_lottery, priorities
-from seats.run import ASSIGNMENTS, SCHOOL_RESULTS, WAITLISTS
+from seats.run import ASSIGNMENTS, LOTTERY_TOOL, SCHOOL_RESULTS, WAITLISTS
 
 
 def _rows(path: Path) -> list[dict]:
@@ -116,6 +116,16 @@ class RunView:
         if not records:
             message = self.chain_problems[0] if self.chain_problems else "no audit records"
             raise InputError(Problem(str(self.run_dir / AUDIT_FILE), None, None, message))
+        if records[0]["payload"].get("tool") != LOTTERY_TOOL:
+            raise InputError(
+                Problem(
+                    str(self.run_dir),
+                    None,
+                    None,
+                    f"not a lottery run folder (it is a run of "
+                    f"'{records[0]['payload'].get('tool')}')",
+                )
+            )
         options = records[0]["payload"]["options"]
         self.seed = next(r["payload"]["seed"] for r in records if r["kind"] == "seed")
         self.inputs = {
@@ -184,12 +194,17 @@ class RunView:
                 f"warning: the audit log does not verify: {self.chain_problems[0]}"
             )
         explanation.above = self._schools_above(a, row)
-        if self.lottery.policy.tie_break == "multiple" and explanation.above:
-            first = explanation.above[0].school_id
-            explanation.command = (
-                recompute_command(self.seed, applicant_id, first)
-                + f"   # at {first}; put another school id for its number"
-            )
+        if self.lottery.policy.tie_break == "multiple":
+            # One number per school: show the one at the placement, else at the first choice.
+            ranked = [
+                self.lottery.schools.ids[s] for s in self.lottery.applicants.choices_of(a).tolist()
+            ]
+            school = row["school_id"] if row["status"] == "placed" else next(iter(ranked), None)
+            if school is not None:
+                explanation.command = (
+                    recompute_command(self.seed, applicant_id, school)
+                    + f"   # at {school}; put another school id for its number there"
+                )
         return explanation
 
     def _schools_above(self, a: int, row: dict) -> list[SchoolLine]:

@@ -32,8 +32,15 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_output_folder(out_dir: Path, force: bool) -> None:
-    """Refuse to overwrite a non-empty folder unless forced (before any work is done)."""
+def check_output_folder(out_dir: Path, force: bool, protect: Iterable[Path] = ()) -> None:
+    """Refuse to overwrite a non-empty folder unless forced (before any work is done), and
+    never replace the working folder, one of its parents, or a folder holding an input."""
+    target = Path(out_dir).resolve()
+    if target == Path.cwd() or target in Path.cwd().parents:
+        raise FileExistsError(f"{out_dir} is the current folder or holds it; choose a new folder")
+    for path in protect:
+        if path is not None and target in Path(path).resolve().parents:
+            raise FileExistsError(f"{out_dir} holds the input {path}; choose another folder")
     if out_dir.exists() and not out_dir.is_dir():
         raise FileExistsError(f"{out_dir} exists and is not a folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
@@ -41,11 +48,13 @@ def check_output_folder(out_dir: Path, force: bool) -> None:
 
 
 @contextlib.contextmanager
-def staged_output(out_dir: Path | str, force: bool = False) -> Iterator[Path]:
+def staged_output(
+    out_dir: Path | str, force: bool = False, protect: Iterable[Path] = ()
+) -> Iterator[Path]:
     """Yield a temporary folder beside `out_dir`; move it into place only if the block succeeds,
     so a failed run leaves nothing half-written."""
     out_dir = Path(out_dir)
-    check_output_folder(out_dir, force)
+    check_output_folder(out_dir, force, protect)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:

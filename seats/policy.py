@@ -213,4 +213,6 @@ def parse_policy(text: str, name: str = "policy.toml") -> Policy:
         tiers.append(Tier(tier_name, flags["sibling"], flags["same_zone"], category))
     if problems:
         raise InputError(problems)
+    if "tiers" not in data:  # like mechanism and tie_break, absent tiers keep their default
+        return Policy(mechanism, tie_break, DEFAULT_POLICY.tiers)
     return Policy(mechanism, tie_break, tuple(tiers))

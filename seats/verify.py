@@ -84,7 +84,12 @@ def verify_run(run_dir: Path | str, *, inputs_dir: Path | None = None) -> Verify
         if not path.is_file() and inputs_dir is not None:
             path = _find_by_digest(inputs_dir, entry["sha256"]) or path
         if not path.is_file():
-            report.problems.append(f"{entry['file']}: missing (give the inputs with --inputs DIR)")
+            hint = (
+                f"and no file in {inputs_dir} has its SHA-256"
+                if inputs_dir is not None
+                else "(give the inputs with --inputs DIR)"
+            )
+            report.problems.append(f"{entry['file']}: missing {hint}")
             continue
         digest = sha256_file(path)
         if digest != entry["sha256"]:
@@ -98,6 +103,7 @@ def verify_run(run_dir: Path | str, *, inputs_dir: Path | None = None) -> Verify
         r["payload"]["role"]: r["payload"]["sha256"] for r in records if r["kind"] == "input"
     }
     for record in (r for r in records if r["kind"] == "commitment"):
+        before = len(report.problems)
         for role, entry in record["payload"]["inputs"].items():
             if recorded_inputs.get(role) != entry["sha256"]:
                 report.problems.append(
@@ -105,11 +111,21 @@ def verify_run(run_dir: Path | str, *, inputs_dir: Path | None = None) -> Verify
                     "file drawn is not the committed one"
                 )
         path = run_dir / record["payload"]["file"]
-        if path.is_file() and sha256_file(path) != record["payload"]["sha256"]:
+        if not path.is_file():
+            report.problems.append(f"{record['payload']['file']}: missing")
+        elif sha256_file(path) != record["payload"]["sha256"]:
             report.problems.append(f"{record['payload']['file']}: differs from the audit log")
+        if len(report.problems) == before:
+            report.notes.append(
+                f"commitment: inputs match the commitment "
+                f"(seed source: {record['payload']['seed_source']})"
+            )
+
+    for record in (r for r in records if r["kind"] == "seed"):
+        parts = record["payload"].get("parts")
         report.notes.append(
-            f"commitment: inputs match the commitment "
-            f"(seed source: {record['payload']['seed_source']})"
+            f"seed: {record['payload']['seed']!r}"
+            + (f" (joined from the parts {parts})" if parts else "")
         )
 
     outputs = [r for r in records if r["kind"] == "output"]

@@ -14,7 +14,7 @@ from conftest import DATASET, run_cli
 
 from seats.audit import read_chain
 from seats.errors import InputError
-from seats.explain import RunView, recompute_command
+from seats.explain import RunView, explain_applicant, recompute_command
 from seats.lottery import load_lottery, priorities
 from seats.seed import canonical_seed
 from seats.verify import verify_run
@@ -112,13 +112,13 @@ def test_one_byte_changed_in_a_record(run_copy):
         ),
         (
             lambda ls: [*ls[:10], ls[11], ls[10], *ls[12:]],
-            "audit.jsonl:11: holds record 11 where record 10 belongs",
+            "audit.jsonl:11: holds record 11 where record 10 belongs: lines were reordered "
+            "(record 10 stands on line 12)",
         ),
         (
             lambda ls: [*ls[:10], ls[3], *ls[10:]],
             "audit.jsonl:11: holds record 3 where record 10 "
-            "belongs: lines were reordered or a line was "
-            "inserted",
+            "belongs: a copy of record 3 was inserted",
         ),
         (lambda ls: ls[:-1], "lines are missing at the end"),
     ],
@@ -381,3 +381,83 @@ def test_explain_cli_in_both_languages(clean_run):
     assert "sha256sum" in result.output
     missing = run_cli("explain", clean_run, "nobody")
     assert missing.exit_code == 2 and "no applicant 'nobody'" in missing.output
+
+
+# --- regressions from the review of 2026-11-28 -------------------------------------------------
+
+
+def test_last_line_edited_in_place_is_caught(run_copy):
+    """The last line has no successor whose prev binds its bytes: it must be canonical."""
+    log = run_copy / "audit.jsonl"
+    lines = _lines(log)
+    lines[-1] = lines[-1] + b"   "
+    _write_lines(log, lines)
+    result = verify(run_copy)
+    assert result.exit_code == 1
+    assert f"audit.jsonl:{len(lines)}: the line was edited" in result.output
+
+
+def test_crlf_line_ends_are_named(run_copy):
+    log = run_copy / "audit.jsonl"
+    log.write_bytes(log.read_bytes().replace(b"\n", b"\r\n"))
+    result = verify(run_copy)
+    assert result.exit_code == 1
+    assert "audit.jsonl:1: the line was edited" in result.output and "CRLF" in result.output
+
+
+def test_commitment_fixes_the_options(tmp_path):
+    commitment = tmp_path / "commitment.json"
+    assert (
+        run_cli(
+            "lottery", "commit", *lottery_args(), "--seed-source", "notary", "--out", commitment
+        ).exit_code
+        == 0
+    )
+    for extra, option in (
+        (["--encoding", "gbk"], "encoding"),
+        (["--fallback", "nearest", "--zones", ZONES], "fallback"),
+    ):
+        result = run_cli(
+            "lottery",
+            "run",
+            *lottery_args(),
+            "--commitment",
+            commitment,
+            "--seed",
+            "s",
+            "--out",
+            tmp_path / option,
+            *extra,
+        )
+        assert result.exit_code == 2, result.output
+        assert f"{option}: the commitment fixes --{option}" in result.output
+        assert not (tmp_path / option).exists()
+
+
+def test_explain_multiple_tie_break_command_gives_the_placed_number(tmp_path):
+    if shutil.which("sha256sum") is None:
+        pytest.skip("sha256sum is not installed")
+    policy = tmp_path / "p.toml"
+    policy.write_text(
+        PRIMARY_POLICY.read_text(encoding="utf-8").replace(
+            'tie_break = "single"', 'tie_break = "multiple"'
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    assert (
+        run_cli(
+            "lottery", "run", *lottery_args(policy=policy), "--seed", "m", "--out", out
+        ).exit_code
+        == 0
+    )
+    row = next(r for r in _rows(out / "assignments.csv") if r["choice_rank"] == "1")
+    command = explain_applicant(out, row["applicant_id"]).command.split("#")[0]
+    printed = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True)
+    assert printed.stdout.split()[0] == row["lottery_number"]
+
+
+def test_explain_refuses_other_run_folders(tmp_path):
+    (tmp_path / "audit.jsonl").write_bytes(b"")
+    result = run_cli("explain", tmp_path, "x")
+    assert result.exit_code == 2

@@ -291,7 +291,7 @@ def test_report_shows_commitment_and_seed_parts(tmp_path, monkeypatch):
     schools, people, policy = make_inputs(tmp_path / "in", 20, "single", [])
     inputs = {"schools": schools, "applicants": people, "policy": policy, "zones": None}
     commitment = tmp_path / "commitment.json"
-    write_commitment(make_commitment(inputs, "drand round 4200000"), commitment)
+    write_commitment(make_commitment(inputs, "drand round 4200000", {}), commitment)
     options = RunOptions(seed_parts=["47 2 12", "drand round 4200000"])
     run = tmp_path / "run"
     run_lottery(schools, people, run, options, policy_path=policy, commitment_path=commitment)

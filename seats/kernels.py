@@ -59,6 +59,18 @@ def _radix_sort_slice(rel, idx, rel_tmp, idx_tmp, count, lo, hi, span):
 
 
 @numba.njit(**JIT)
+def _school_offsets(choice_school, n_schools):
+    """CSR offsets of the entries grouped by school: school ``s`` owns
+    ``school_ptr[s]:school_ptr[s + 1]`` of a counting sort by school."""
+    school_ptr = np.zeros(n_schools + 1, dtype=np.int64)
+    for e in range(choice_school.shape[0]):
+        school_ptr[choice_school[e] + 1] += 1
+    for s in range(n_schools):
+        school_ptr[s + 1] += school_ptr[s]
+    return school_ptr
+
+
+@numba.njit(**JIT)
 def _order_by_school_key(choice_school, choice_key, n_schools):
     """Entries sorted by (school, key), plus the school offsets and a status.
 
@@ -70,13 +82,7 @@ def _order_by_school_key(choice_school, choice_key, n_schools):
     """
     n_entries = choice_school.shape[0]
     # Counting sort by school, gathering keys alongside so later passes read sequentially.
-    school_ptr = np.zeros(n_schools + 1, dtype=np.int64)
-    for e in range(n_entries):
-        school_ptr[choice_school[e] + 1] += 1
-    largest = 0
-    for s in range(n_schools):
-        largest = max(largest, school_ptr[s + 1])
-        school_ptr[s + 1] += school_ptr[s]
+    school_ptr = _school_offsets(choice_school, n_schools)
     fill = school_ptr[:-1].copy()
     order = np.empty(n_entries, dtype=np.int64)
     keys = np.empty(n_entries, dtype=np.int64)
@@ -85,6 +91,9 @@ def _order_by_school_key(choice_school, choice_key, n_schools):
         order[fill[s]] = e
         keys[fill[s]] = choice_key[e]
         fill[s] += 1
+    largest = 0
+    for s in range(n_schools):
+        largest = max(largest, school_ptr[s + 1] - school_ptr[s])
 
     # Sort each school's keys as uint64 offsets from the school's minimum: exact even
     # when max - min overflows int64, and as few passes as the school's key range needs.
@@ -111,6 +120,45 @@ def _order_by_school_key(choice_school, choice_key, n_schools):
             if rel[i] == rel[i - 1]:
                 return school_ptr, order, EQUAL_KEYS
     return school_ptr, order, OK
+
+
+# Keys spanning at most this many values per entry are checked with a stamp table.
+STAMP_SPAN_PER_ENTRY = 4
+
+
+@numba.njit(**JIT)
+def _check_keys(choice_school, choice_key, n_schools):
+    """EQUAL_KEYS if two entries naming the same school carry the same key, else OK.
+
+    The same contract as :func:`_order_by_school_key` (all entries, not only the
+    applications made), for mechanisms that need no order by key. When the keys span
+    few values per entry, as the lottery's ``tier * n_numbers + rank`` do, each school's
+    keys are stamped into a table indexed by key, with no sort; otherwise the keys are
+    sorted.
+    """
+    n_entries = choice_school.shape[0]
+    if n_entries < 2:
+        return OK
+    kmin = choice_key.min()
+    span = np.uint64(choice_key.max()) - np.uint64(kmin)
+    if span >= np.uint64(STAMP_SPAN_PER_ENTRY * n_entries):
+        return _order_by_school_key(choice_school, choice_key, n_schools)[2]
+    # Keys grouped by school (a counting sort), then stamped with the last school seen.
+    school_ptr = _school_offsets(choice_school, n_schools)
+    fill = school_ptr[:-1].copy()
+    keys = np.empty(n_entries, dtype=np.int64)
+    for e in range(n_entries):
+        s = choice_school[e]
+        keys[fill[s]] = choice_key[e]
+        fill[s] += 1
+    stamp = np.full(np.int64(span) + 1, -1, dtype=np.int32)  # choice_school is int32
+    for s in range(n_schools):
+        for i in range(school_ptr[s], school_ptr[s + 1]):
+            k = keys[i] - kmin
+            if stamp[k] == s:
+                return EQUAL_KEYS
+            stamp[k] = s
+    return OK
 
 
 @numba.njit(**JIT)
@@ -160,7 +208,7 @@ def _deferred_acceptance(choice_ptr, choice_school, choice_key, seats, out_schoo
     n_schools = seats.shape[0]
     out_school[:] = -1
     out_rank[:] = -1
-    if _order_by_school_key(choice_school, choice_key, n_schools)[2] != OK:
+    if _check_keys(choice_school, choice_key, n_schools) != OK:
         return EQUAL_KEYS
 
     heap_ptr = np.zeros(n_schools + 1, dtype=np.int64)
@@ -318,11 +366,14 @@ def _coerce(choice_ptr, choice_school, choice_key, seats):
         raise ValueError(f"choice_school must lie in [0, {cap.size})")
     if cap.size and cap.min() < 0:
         raise ValueError("seats must be >= 0")
+    # A school never admits more than the applicants who listed it; capping there changes no
+    # result and bounds the kernels' per-seat buffers by the input size, not by `seats`.
+    listed = np.bincount(school, minlength=cap.size) if school.size else np.zeros_like(cap)
     return (
         np.ascontiguousarray(ptr, dtype=np.int64),
         np.ascontiguousarray(school, dtype=np.int32),
         np.ascontiguousarray(key, dtype=np.int64),
-        np.ascontiguousarray(cap, dtype=np.int64),
+        np.ascontiguousarray(np.minimum(cap, listed), dtype=np.int64),
     )
 
 

@@ -54,8 +54,12 @@ def _rank_digests(digests: bytes) -> np.ndarray:
     """Rank of each 32-byte digest in ascending (= hex string) order; ties are impossible for
     distinct messages, but are still refused so that the order is always total."""
     words = np.frombuffer(digests, dtype=">u8").reshape(-1, 4)
-    order = np.lexsort(words.T[::-1])
-    if len(order) > 1:
+    # The leading 64 bits order distinct digests except with odds of about n^2 / 2^65; only
+    # then are all four words needed.
+    order = np.argsort(words[:, 0])
+    ordered = words[order]
+    if (ordered[1:, 0] == ordered[:-1, 0]).any():
+        order = np.lexsort(words.T[::-1])
         ordered = words[order]
         if (ordered[1:] == ordered[:-1]).all(axis=1).any():
             raise ValueError("two lottery numbers are equal: are two applicant ids the same?")
@@ -74,6 +78,16 @@ def check_seed(seed: str) -> None:
                 None,
                 None,
                 "the seed must be one line (a newline would make lottery numbers ambiguous)",
+            )
+        )
+    if not seed.isprintable():
+        raise InputError(
+            Problem(
+                "--seed",
+                None,
+                None,
+                f"the seed {seed!r} holds a control or undecodable character: write it in "
+                "plain text",
             )
         )
 
@@ -141,8 +155,13 @@ def load_lottery(
     schools = read_lottery_schools(school_table)
     zones = None
     if zones_path is not None:
-        zones = read_zones(read_table(zones_path, problems, encoding=encoding))
-        school_table.references("zone_id", zones.index, "zone")
+        zone_table = read_table(zones_path, problems, encoding=encoding)
+        zones = read_zones(zone_table)
+        if zone_table.header:
+            school_table.references("zone_id", zones.index, "zone")
+    if not school_table.header or (zones_path is not None and not zone_table.header):
+        # Without the schools (or zones), every reference to them would be reported again.
+        problems.raise_if_any()
     applicant_table = read_table(applicants_path, problems, encoding=encoding)
     applicants = read_applicants(applicant_table, schools, zones)
     problems.raise_if_any()
@@ -312,7 +331,9 @@ def waitlists(lottery: Lottery, allocation: Allocation) -> tuple[np.ndarray, np.
     waiting = (placed_rank < 0) | (position < placed_rank)
     school = lottery.applicants.choice_school[waiting].astype(np.int64)
     key = allocation.priorities.key[waiting]
-    order = np.lexsort((key, school))
+    # Order by (school, key) as one integer: keys at a school are distinct and below key_span.
+    key_span = int(key.max()) + 1 if len(key) else 1
+    order = np.argsort(school * key_span + key)
     return school[order], entry_app[waiting][order]
 
 
@@ -346,15 +367,19 @@ def school_results(
     assigned = np.bincount(allocation.school[allocation.status == ASSIGNED], minlength=n_schools)
     waitlist = np.bincount(waitlist_school, minlength=n_schools)
 
-    # The cutoff is the admitted-by-choice entry with the largest key at each school.
+    # The cutoff is the admitted-by-choice entry with the largest key at each school (keys at
+    # a school are distinct, so exactly one entry per school with admissions matches).
     placed_apps = np.flatnonzero(by_choice)
     placed_entries = apps.choice_ptr[placed_apps] + allocation.rank[placed_apps]
+    placed_school = entry_school[placed_entries]
+    placed_key = prio.key[placed_entries]
+    largest_key = np.full(n_schools, -1, dtype=np.int64)
+    np.maximum.at(largest_key, placed_school, placed_key)
+    last = placed_key == largest_key[placed_school]
     cutoff_entry = np.full(n_schools, -1, dtype=np.int64)
     cutoff_app = np.full(n_schools, -1, dtype=np.int64)
-    order = np.argsort(prio.key[placed_entries], kind="stable")
-    for e, a in zip(placed_entries[order].tolist(), placed_apps[order].tolist(), strict=True):
-        s = int(entry_school[e])
-        cutoff_entry[s], cutoff_app[s] = e, a  # later in key order overwrites: the last admitted
+    cutoff_entry[placed_school[last]] = placed_entries[last]
+    cutoff_app[placed_school[last]] = placed_apps[last]
     names = lottery.policy.tier_names
     results = []
     for s in range(n_schools):

@@ -248,3 +248,36 @@ def test_bad_policy_in_folder(district_copy):
     code, out = _check(district_copy)
     assert code == 2
     assert "did you mean 'deferred_acceptance'" in out
+
+
+# --- regressions from the review of 2026-11-28 -------------------------------------------------
+
+
+def test_utf8_file_read_as_gbk_is_refused(district_copy):
+    code, out = _check(district_copy, "--encoding", "gbk")
+    assert code == 2
+    assert "schools.csv: the file is UTF-8, not gbk: read it without --encoding" in out
+
+
+def test_bom_with_explicit_utf8(district_copy):
+    path = district_copy / "zones.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert _check(district_copy, "--encoding", "utf-8")[0] == 0
+
+
+def test_workbook_saved_as_csv(district_copy):
+    (district_copy / "births.csv").write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    code, out = _check(district_copy)
+    assert code == 2 and "births.csv: this is an Excel workbook" in out
+
+
+def test_absurd_numbers_are_reported_not_crashed_on(district_copy):
+    def huge(rows):
+        rows[1][rows[0].index("seats")] = "1e30"
+        rows[2][rows[0].index("seats")] = "9223372036854775807"
+
+    _rewrite(district_copy / "schools.csv", huge)
+    code, out = _check(district_copy)
+    assert code == 2
+    assert "schools.csv:2: seats: 1e30 is too large" in out
+    assert "schools.csv:3: seats: 9223372036854775807 is too large" in out

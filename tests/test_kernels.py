@@ -206,3 +206,26 @@ def test_wrapper_rejects_bad_input(kernel, args, error):
 def test_wrapper_rejects_float_arrays(kernel):
     with pytest.raises(TypeError):
         kernel([0, 1], [0.0], [0], [1])
+
+
+def test_deferred_acceptance_with_widely_spread_keys():
+    """Keys far apart (beyond the stamp table's range) take the sorting path of the equal-key
+    check; the result must still match the naive reference."""
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        n, m = 30, 5
+        choices = [rng.permutation(m)[: rng.integers(0, m + 1)].tolist() for _ in range(n)]
+        keys = [[int(k) for k in rng.choice(10**15, size=len(c), replace=False)] for c in choices]
+        # Unique per school by construction: one random number per (applicant, school) entry.
+        seats = rng.integers(0, 4, size=m).tolist()
+        ptr = np.cumsum([0] + [len(c) for c in choices])
+        school = np.array([s for c in choices for s in c], dtype=np.int32)
+        key = np.array([k for ks in keys for k in ks], dtype=np.int64)
+        got = deferred_acceptance(ptr, school, key, seats)
+        expected = naive_deferred_acceptance(choices, keys, seats)
+        assert list(zip(got[0].tolist(), got[1].tolist(), strict=True)) == expected
+
+
+def test_huge_seat_counts_do_not_allocate_per_seat():
+    got = deferred_acceptance([0, 1, 2], [0, 0], [1, 2], [2**62])
+    assert got[0].tolist() == [0, 0]

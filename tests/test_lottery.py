@@ -376,3 +376,24 @@ def test_every_command_has_help():
     for path in walk(cli, []):
         result = run_cli(*path, "--help")
         assert result.exit_code == 0 and "Usage:" in result.output, path
+
+
+def test_force_never_replaces_the_working_folder_or_an_input(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    applicants = data / "a.csv"
+    applicants.write_bytes(PRIMARY.read_bytes())
+    monkeypatch.chdir(data)
+    result = run(".", "--force", applicants=applicants)
+    assert result.exit_code == 2 and "current folder" in result.output
+    monkeypatch.chdir(tmp_path)
+    result = run(data, "--force", applicants=applicants)
+    assert result.exit_code == 2 and "holds the input" in result.output
+    assert applicants.exists()
+
+
+def test_policy_without_tiers_keeps_the_default_tiers():
+    from seats.policy import DEFAULT_POLICY
+
+    assert parse_policy('mechanism = "immediate_acceptance"\n').tiers == DEFAULT_POLICY.tiers
+    assert parse_policy("tiers = []\n").tiers == ()

@@ -1,7 +1,8 @@
 """Balanced classes and teacher teams: quality against the serpentine method and an exact
 solver, and speed.
 
-    python benchmarks/bench_classes.py [--cpsat-seconds 60] [--small-seconds 30]
+    python benchmarks/bench_classes.py [--cpsat-seconds 60] [--small-seconds 60]
+        [--proof-seconds 60] [--repeat 5]
 
 Prints markdown tables. Instances are synthetic cohorts (48 % girls, 5 % special needs, 20 %
 migrant, birth dates over one school year, scores N(75, 12) clipped to 0-100, 10 % unknown),
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import platform
 import tempfile
 import time
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seats import balance_kernels as bk
 from seats import classes as cl
 from seats.errors import Problems
 
@@ -78,59 +81,125 @@ def figures_of(cohort, plan, pupil_bin) -> dict:
 
 
 def objective_of(plan, units, values, unit_bin) -> int:
-    from seats import balance_kernels as bk
-
-    unit_values = np.zeros((len(units.size), values.shape[1]), dtype=np.int64)
-    np.add.at(unit_values, units.of, values)
+    unit_values = unit_features(units, values)
     return int(bk.class_objective(unit_bin, unit_values, units.size, len(plan.size_lo), cl.WEIGHTS))
 
 
-def cpsat(plan, units, values, seconds: float):
-    """Same objective and constraints in CP-SAT; returns (objective, proved optimal, assignment)."""
+def unit_features(units, values) -> np.ndarray:
+    unit_values = np.zeros((len(units.size), values.shape[1]), dtype=np.int64)
+    np.add.at(unit_values, units.of, values)
+    return unit_values
+
+
+def lattice_bound(plan, units, values) -> tuple[int, list[int]]:
+    """A lower bound on the objective, per feature and in all.
+
+    Class totals of feature f are multiples of g_f (the gcd of its values) and sum to T_f;
+    class sizes are fixed up to order (every class has the same bounds). Dropping every other
+    link between the classes, min over integers s_c with sum s_c = T_f / g_f of
+    sum_c (N g_f s_c - n_c T_f) ** 2 is separable and convex, so a greedy allocation of one
+    unit at a time to the class of least marginal cost reaches it exactly."""
+    unit_values = unit_features(units, values)
+    n_total, n_bins = int(units.size.sum()), len(plan.size_lo)
+    lo = int(plan.size_lo[0])
+    n = [lo + 1] * (n_total - n_bins * lo) + [lo] * (n_bins - (n_total - n_bins * lo))
+    per_feature = []
+    for f in range(unit_values.shape[1]):
+        g = math.gcd(*(int(v) for v in unit_values[:, f])) or 1
+        t = int(unit_values[:, f].sum()) // g
+
+        def cost(c: int, s: int, t: int = t) -> int:
+            return (n_total * s - n[c] * t) ** 2
+
+        share = [n[c] * t // n_total for c in range(n_bins)]
+        for _ in range(t - sum(share)):
+            c = min(range(n_bins), key=lambda c: cost(c, share[c] + 1) - cost(c, share[c]))
+            share[c] += 1
+        per_feature.append(
+            int(cl.WEIGHTS[f]) * g * g * sum(cost(c, share[c]) for c in range(n_bins))
+        )
+    return sum(per_feature), per_feature
+
+
+def cpsat(plan, units, values, seconds: float, incumbent=None, workers: int = 8):
+    """The kernel's objective and constraints in CP-SAT; returns (objective, best bound, proved
+    optimal, assignment).
+
+    Per class and feature, the deviation N * S_cf - n_c * T_f is linear in the assignment; it is
+    divided by the gcd of its coefficients (exact) and squared. Classes with equal bounds are
+    interchangeable, so class c's first unit must come after class c-1's first unit. With an
+    ``incumbent`` (a unit -> class assignment, e.g. the kernel's), it is the solver's hint and
+    its objective U bounds every deviation: weight * gcd ** 2 * d ** 2 <= U - (the lattice
+    bounds of the other features), which keeps any assignment at least as good as U."""
     from ortools.sat.python import cp_model
 
+    unit_values = unit_features(units, values)
     n_units, n_bins = len(units.size), len(plan.size_lo)
-    unit_values = np.zeros((n_units, values.shape[1]), dtype=np.int64)
-    np.add.at(unit_values, units.of, values)
     n_total = int(units.size.sum())
     total = unit_values.sum(axis=0)
+    lower, per_feature = lattice_bound(plan, units, values)
+    upper = None
+    if incumbent is not None:
+        upper = int(bk.class_objective(incumbent, unit_values, units.size, n_bins, cl.WEIGHTS))
     model = cp_model.CpModel()
     x = [[model.NewBoolVar(f"x{u}_{c}") for c in range(n_bins)] for u in range(n_units)]
     for u in range(n_units):
         model.AddExactlyOne(x[u])
-    model.Add(x[0][0] == 1)  # classes are interchangeable: break the symmetry
-    terms = []
     for c in range(n_bins):
         size = sum(int(units.size[u]) * x[u][c] for u in range(n_units))
         model.Add(size >= int(plan.size_lo[c]))
         model.Add(size <= int(plan.size_hi[c]))
-        for f in range(values.shape[1]):
-            if cl.WEIGHTS[f] == 0 or not unit_values[:, f].any():
-                continue
-            bound = int(2 * n_total * plan.size_hi.max() * np.abs(unit_values[:, f]).max()) + 1
+    if (plan.size_lo == plan.size_lo[0]).all() and (plan.size_hi == plan.size_hi[0]).all():
+        for c in range(1, n_bins):
+            model.Add(x[0][c] == 0)
+            for u in range(1, n_units):
+                model.Add(x[u][c] <= sum(x[v][c - 1] for v in range(u)))
+    terms = []
+    for f in range(unit_values.shape[1]):
+        weight = int(cl.WEIGHTS[f])
+        coef = [
+            n_total * int(unit_values[u, f]) - int(units.size[u]) * int(total[f])
+            for u in range(n_units)
+        ]
+        if weight == 0 or not any(coef):
+            continue
+        g = math.gcd(*coef)
+        coef = [k // g for k in coef]
+        bound = sum(abs(k) for k in coef)
+        if upper is not None:
+            room = upper - (lower - per_feature[f])
+            bound = min(bound, math.isqrt(max(room, 0) // (weight * g * g)))
+        for c in range(n_bins):
             dev = model.NewIntVar(-bound, bound, f"d{c}_{f}")
-            model.Add(
-                dev
-                == sum(
-                    (n_total * int(unit_values[u, f]) - int(units.size[u]) * int(total[f]))
-                    * x[u][c]
-                    for u in range(n_units)
-                )
-            )
+            model.Add(dev == sum(coef[u] * x[u][c] for u in range(n_units)))
             square = model.NewIntVar(0, bound * bound, f"q{c}_{f}")
             model.AddMultiplicationEquality(square, [dev, dev])
-            terms.append(int(cl.WEIGHTS[f]) * square)
+            terms.append(weight * g * g * square)
     model.Minimize(sum(terms))
+    if incumbent is not None:
+        # relabel the classes in order of their first unit, as the symmetry breaking requires
+        first = {}
+        for c in incumbent.tolist():
+            first.setdefault(c, len(first))
+        incumbent = np.array([first[c] for c in incumbent.tolist()])
+        for u in range(n_units):
+            for c in range(n_bins):
+                model.AddHint(x[u][c], int(incumbent[u] == c))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = seconds
-    solver.parameters.num_workers = 8
+    solver.parameters.num_workers = workers
     status = solver.Solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None, False, None
+        return None, int(solver.BestObjectiveBound()), False, None
     assignment = np.array(
         [next(c for c in range(n_bins) if solver.Value(x[u][c])) for u in range(n_units)]
     )
-    return int(solver.ObjectiveValue()), status == cp_model.OPTIMAL, assignment
+    return (
+        int(solver.ObjectiveValue()),
+        int(solver.BestObjectiveBound()),
+        status == cp_model.OPTIMAL,
+        assignment,
+    )
 
 
 def balanced(cohort, plan, seed="bench"):
@@ -138,6 +207,52 @@ def balanced(cohort, plan, seed="bench"):
     start = time.perf_counter()
     solved = cl.solve_plan(cohort, plan, seed, problems)
     return solved, time.perf_counter() - start
+
+
+SMALL = ((60, 2, 1), (60, 3, 2), (90, 2, 3), (120, 3, 4), (200, 5, 5))
+
+
+def small_table(folder: Path, seconds: float, proof_seconds: float, repeat: int) -> str:
+    """Serpentine, kernel, CP-SAT alone and the proven optimum on small cohorts.
+
+    The optimum is proven when an assignment reaches the lattice lower bound (see
+    :func:`lattice_bound`) or CP-SAT reports OPTIMAL. CP-SAT runs twice: alone for ``seconds``,
+    then for ``proof_seconds`` from the kernel's assignment (hint and bound, see :func:`cpsat`).
+    """
+    lines = [
+        "| pupils | classes | serpentine | kernel | kernel time (best / worst of "
+        f"{repeat}) | CP-SAT {seconds:.0f} s | lower bound | best known | proven optimum | "
+        "kernel above optimum |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, k, seed in SMALL:
+        pupils, _ = write_cohort(folder, n, seed)
+        cohort, plan, units, start, values = prepare(pupils, k)
+        balanced(cohort, plan)
+        runs = [balanced(cohort, plan) for _ in range(repeat)]
+        solved = runs[0][0]
+        times = [t for _, t in runs]
+        assert all(r.objective == solved.objective for r, _ in runs)  # deterministic
+        lower, _ = lattice_bound(plan, units, values)
+        alone, _, alone_optimal, _ = cpsat(plan, units, values, seconds)
+        incumbent = np.zeros(len(units.size), dtype=np.int64)
+        incumbent[units.of] = solved.pupil_bin
+        hinted, _, hinted_optimal, _ = cpsat(plan, units, values, proof_seconds, incumbent)
+        known = [v for v in (solved.objective, alone, hinted) if v is not None]
+        best = min(known)
+        proven = (
+            best == lower
+            or (alone_optimal and alone == best)
+            or (hinted_optimal and hinted == best)
+        )
+        gap = f"{(solved.objective - best) / best:.2%}" if proven else "?"
+        lines.append(
+            f"| {n} | {k} | {objective_of(plan, units, values, start):,} | "
+            f"{solved.objective:,} | {min(times) * 1000:.0f} / {max(times) * 1000:.0f} ms | "
+            f"{'-' if alone is None else f'{alone:,}'}{' (optimal)' if alone_optimal else ''} | "
+            f"{lower:,} | {best:,} | {f'{best:,}' if proven else 'not proven'} | {gap} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def fmt(spread: dict) -> str:
@@ -148,7 +263,9 @@ def fmt(spread: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cpsat-seconds", type=float, default=60.0)
-    parser.add_argument("--small-seconds", type=float, default=30.0)
+    parser.add_argument("--small-seconds", type=float, default=60.0)
+    parser.add_argument("--proof-seconds", type=float, default=60.0)
+    parser.add_argument("--repeat", type=int, default=5, help="timings: best of this many runs")
     args = parser.parse_args()
     try:
         import ortools
@@ -166,7 +283,8 @@ def main() -> None:
         pupils, schools = write_cohort(folder, 600, 2021)
         cohort, plan, units, start, values = prepare(pupils, 14)
         solved, cold = balanced(cohort, plan)
-        warm = min(balanced(cohort, plan)[1] for _ in range(5))
+        warm_times = [balanced(cohort, plan)[1] for _ in range(args.repeat)]
+        warm = min(warm_times)
         t0 = time.perf_counter()
         cl.form_classes(pupils, schools, seed="bench", out_dir=folder / "run600", force=True)
         whole = time.perf_counter() - t0
@@ -183,10 +301,11 @@ def main() -> None:
         bal = figures_of(cohort, plan, solved.pupil_bin)
         print(
             f"| seats kernel | {solved.objective:,} | {fmt(bal)} | "
-            f"{warm * 1000:.0f} ms warm, {cold * 1000:.0f} ms first call |"
+            f"{warm * 1000:.0f} ms warm (best of {args.repeat}, worst "
+            f"{max(warm_times) * 1000:.0f}), {cold * 1000:.0f} ms first call |"
         )
         if have_cpsat:
-            objective, optimal, assignment = cpsat(plan, units, values, args.cpsat_seconds)
+            objective, _, optimal, assignment = cpsat(plan, units, values, args.cpsat_seconds)
             if objective is None:
                 print(f"| CP-SAT {args.cpsat_seconds:.0f} s | no solution | | | | | | | |")
             else:
@@ -201,29 +320,9 @@ def main() -> None:
             f"{whole * 1000:.0f} ms\n"
         )
 
-        # 2. small instances: exact optimum known?
+        # 2. small instances: the exact optimum, where it can be proven
         if have_cpsat:
-            print("## Small instances against CP-SAT\n")
-            print(
-                "| pupils | classes | kernel objective | kernel time | CP-SAT objective | "
-                "CP-SAT proved optimal | CP-SAT time |"
-            )
-            print("|---:|---:|---:|---:|---:|---|---:|")
-            for n, k, seed in ((60, 2, 1), (60, 3, 2), (90, 2, 3), (120, 3, 4), (200, 5, 5)):
-                pupils, _ = write_cohort(folder, n, seed)
-                cohort, plan, units, start, values = prepare(pupils, k)
-                balanced(cohort, plan)
-                solved, seconds = balanced(cohort, plan)
-                t0 = time.perf_counter()
-                objective, optimal, _ = cpsat(plan, units, values, args.small_seconds)
-                cp_seconds = time.perf_counter() - t0
-                print(
-                    f"| {n} | {k} | {solved.objective:,} | {seconds * 1000:.0f} ms | "
-                    f"{objective if objective is None else f'{objective:,}'} | "
-                    f"{'yes' if optimal else 'no'} | {cp_seconds:.1f} s |"
-                )
-            print()
-
+            print(small_table(folder, args.small_seconds, args.proof_seconds, args.repeat))
         # 3. the district: 2021 primary lottery -> classes -> teachers
         from seats.model import embedded_dataset
         from seats.run import RunOptions, run_lottery

@@ -170,6 +170,108 @@ def _descend(order, pinned, cls, sums, size, cost, unit_values, unit_size, ctx):
 
 
 @numba.njit(**JIT)
+def _apart_ok2(u, target, skip1, skip2, unit_class, apart_ptr, apart_unit):
+    """True if no apart-neighbour of ``u`` other than ``skip1``, ``skip2`` is in ``target``."""
+    for k in range(apart_ptr[u], apart_ptr[u + 1]):
+        w = apart_unit[k]
+        if w != skip1 and w != skip2 and unit_class[w] == target:
+            return False
+    return True
+
+
+@numba.njit(**JIT)
+def _class_pairs(pinned, cls, c, unit_values, unit_size):
+    """Every pair of movable units of class ``c``: (units ``[k, 0:2]``, their joint size and
+    feature sums)."""
+    members = np.flatnonzero((cls == c) & ~pinned)
+    m = members.shape[0]
+    n_pairs = m * (m - 1) // 2
+    units = np.empty((n_pairs, 2), dtype=np.int64)
+    pair_size = np.empty(n_pairs, dtype=np.int64)
+    pair_sum = np.empty((n_pairs, unit_values.shape[1]), dtype=np.int64)
+    k = 0
+    for x in range(m):
+        for y in range(x + 1, m):
+            i, j = members[x], members[y]
+            units[k, 0], units[k, 1] = i, j
+            pair_size[k] = unit_size[i] + unit_size[j]
+            for f in range(unit_values.shape[1]):
+                pair_sum[k, f] = unit_values[i, f] + unit_values[j, f]
+            k += 1
+    return units, pair_size, pair_sum
+
+
+@numba.njit(**JIT)
+def _exchange_pairs(pinned, cls, sums, size, cost, unit_values, unit_size, ctx):
+    """The best exchange of two units of one class for two units of another, over every pair of
+    classes; applies it if it improves the objective and returns whether it did."""
+    total, n_total, weights, size_lo, size_hi, apart_ptr, apart_unit = ctx
+    n_classes, n_features = sums.shape
+    best, best_a, best_b, best_p, best_q = 0, -1, -1, -1, -1
+    best_units_a = np.empty((0, 2), dtype=np.int64)
+    best_units_b = np.empty((0, 2), dtype=np.int64)
+    for a in range(n_classes):
+        units_a, size_a, sum_a = _class_pairs(pinned, cls, a, unit_values, unit_size)
+        for b in range(a + 1, n_classes):
+            units_b, size_b, sum_b = _class_pairs(pinned, cls, b, unit_values, unit_size)
+            base = cost[a] + cost[b]
+            for p in range(units_a.shape[0]):
+                for q in range(units_b.shape[0]):
+                    change = size_a[p] - size_b[q]  # pupils a loses and b gains
+                    if change != 0 and (
+                        size[a] - change < size_lo[a]
+                        or size[a] - change > size_hi[a]
+                        or size[b] + change < size_lo[b]
+                        or size[b] + change > size_hi[b]
+                    ):
+                        continue
+                    new_a = 0
+                    for f in range(n_features):
+                        dev = (
+                            n_total * (sums[a, f] - sum_a[p, f] + sum_b[q, f])
+                            - (size[a] - change) * total[f]
+                        )
+                        new_a += weights[f] * dev * dev
+                    if new_a - base >= best:
+                        continue
+                    new_b = new_a
+                    for f in range(n_features):
+                        dev = (
+                            n_total * (sums[b, f] + sum_a[p, f] - sum_b[q, f])
+                            - (size[b] + change) * total[f]
+                        )
+                        new_b += weights[f] * dev * dev
+                    if new_b - base >= best:
+                        continue
+                    i, j = units_a[p, 0], units_a[p, 1]
+                    k, m = units_b[q, 0], units_b[q, 1]
+                    if not (
+                        _apart_ok2(i, b, k, m, cls, apart_ptr, apart_unit)
+                        and _apart_ok2(j, b, k, m, cls, apart_ptr, apart_unit)
+                        and _apart_ok2(k, a, i, j, cls, apart_ptr, apart_unit)
+                        and _apart_ok2(m, a, i, j, cls, apart_ptr, apart_unit)
+                    ):
+                        continue
+                    best, best_a, best_b, best_p, best_q = new_b - base, a, b, p, q
+                    best_units_a, best_units_b = units_a, units_b
+    if best_a < 0:
+        return False
+    for x in range(2):
+        i, k = best_units_a[best_p, x], best_units_b[best_q, x]
+        cls[i], cls[k] = best_b, best_a
+        change = unit_size[i] - unit_size[k]
+        size[best_a] -= change
+        size[best_b] += change
+        for f in range(n_features):
+            moved = unit_values[i, f] - unit_values[k, f]
+            sums[best_a, f] -= moved
+            sums[best_b, f] += moved
+    cost[best_a] = _class_cost(sums, size, best_a, total, n_total, weights)
+    cost[best_b] = _class_cost(sums, size, best_b, total, n_total, weights)
+    return True
+
+
+@numba.njit(**JIT)
 def _walk(
     proposals,
     first,
@@ -222,6 +324,7 @@ def improve_classes(
     weights,
     order,
     proposals,
+    exchange,
     out_class,
 ):
     """Improve a feasible start; writes the best assignment found into ``out_class`` and
@@ -230,7 +333,9 @@ def improve_classes(
     1. the first half of ``proposals`` as a random descent (threshold zero): cheap big gains;
     2. the second half as threshold accepting in four rounds, each restarted from the best
        assignment so far, its threshold starting at the mean worsening of a sample of steps;
-    3. exhaustive descent (swaps and moves) from the best assignment seen: a local optimum.
+    3. exhaustive descent (swaps and moves) from the best assignment seen: a local optimum;
+    4. with ``exchange``, alternately the best exchange of two units for two (any two classes)
+       and step 3, until neither improves: a local optimum for those exchanges too.
     """
     n_classes = size_lo.shape[0]
     cls = start.copy()
@@ -293,6 +398,8 @@ def improve_classes(
     for c in range(n_classes):
         cost[c] = _class_cost(sums, size, c, total, n_total, weights)
     _descend(order, pinned, cls, sums, size, cost, unit_values, unit_size, ctx)
+    while exchange and _exchange_pairs(pinned, cls, sums, size, cost, unit_values, unit_size, ctx):
+        _descend(order, pinned, cls, sums, size, cost, unit_values, unit_size, ctx)
     out_class[:] = cls
     return cost.sum()
 

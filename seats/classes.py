@@ -49,9 +49,13 @@ Sizes are a hard constraint, not a term.
 
 Search: a serpentine (S型) start (girls by score, then boys by score, dealt 1..C, C..1, ...,
 constrained pupils placed first), then the kernel :func:`seats.balance_kernels.improve_classes`
-(swaps and moves to a local optimum, threshold accepting, descent again). Its visit order and
-proposals come from a NumPy PCG64 stream seeded with the first 8 bytes (big-endian) of
-SHA-256(``seed + "\\nclasses\\n" + school_id``).
+(swaps and moves to a local optimum, threshold accepting, descent again; on small cohorts also
+exchanges of two pupils (units) for two between any two classes, until none improves). Those
+cohorts get several such runs from the same start with different proposals, the best kept (ties:
+the earlier run); :func:`search_effort` sets steps, runs and exchanges from the cohort's size
+only. The visit order and every run's proposals come, in that order, from one NumPy PCG64
+stream seeded with the first 8 bytes (big-endian) of SHA-256(``seed + "\\nclasses\\n" +
+school_id``).
 
 Class numbers by lottery
 ------------------------
@@ -106,6 +110,9 @@ MAX_SCALE = 64
 INT_BUDGET = 2**61  # the objective (and every delta) stays far below int64's 2**63
 SEARCH_STEPS_PER_UNIT = 400
 SEARCH_STEPS_MAX = 300_000
+SEARCH_RESTARTS_MAX = 16
+EXCHANGE_WORK_MAX = 2_000_000  # two-for-two candidates per sweep, above which none are tried
+EXCHANGE_WORK_TOTAL = 2_000_000  # candidates per sweep times restarts, with exchanges
 
 
 # --- the cohort -------------------------------------------------------------------------------
@@ -668,6 +675,18 @@ class Solved:
     objective: int
 
 
+def search_effort(n_units: int, n_bins: int) -> tuple[int, int, bool]:
+    """(steps per restart, restarts, two-for-two exchanges on) for a plan of this size."""
+    if n_bins < 2:
+        return 0, 1, False
+    steps = min(SEARCH_STEPS_PER_UNIT * n_units, SEARCH_STEPS_MAX)
+    per_class = -(-n_units // n_bins)
+    work = n_bins * (n_bins - 1) // 2 * (per_class * (per_class - 1) // 2) ** 2
+    exchange = work <= EXCHANGE_WORK_MAX
+    restarts = EXCHANGE_WORK_TOTAL // max(work, 1) if exchange else 1
+    return steps, max(1, min(SEARCH_RESTARTS_MAX, restarts)), exchange
+
+
 def solve_plan(cohort: Cohort, plan: Plan, seed: str, problems: Problems) -> Solved | None:
     units = build_units(cohort, plan, problems)
     if problems:
@@ -683,28 +702,35 @@ def solve_plan(cohort: Cohort, plan: Plan, seed: str, problems: Problems) -> Sol
     rng = _stream(seed, plan.key)
     n_units = len(units.size)
     order = rng.permutation(n_units).astype(np.int64)
-    steps = min(SEARCH_STEPS_PER_UNIT * n_units, SEARCH_STEPS_MAX) if n_bins > 1 else 0
-    proposals = np.empty((steps, 3), dtype=np.int64)
-    proposals[:, 0] = rng.integers(0, n_units, steps)
-    proposals[:, 1] = rng.integers(0, n_units, steps)
-    proposals[:, 2] = rng.integers(0, 4, steps) == 0  # one move in four, the rest swaps
-    out = np.empty(n_units, dtype=np.int64)
-    objective = bk.improve_classes(
-        start,
-        unit_values,
-        units.size,
-        units.pinned_bin >= 0,
-        units.apart_ptr,
-        units.apart_unit,
-        plan.size_lo,
-        plan.size_hi,
-        WEIGHTS,
-        order,
-        proposals,
-        out,
-    )
+    steps, restarts, exchange = search_effort(n_units, n_bins)
+    best, out = None, np.empty(n_units, dtype=np.int64)
+    for _ in range(restarts):
+        proposals = np.empty((steps, 3), dtype=np.int64)
+        proposals[:, 0] = rng.integers(0, n_units, steps)
+        proposals[:, 1] = rng.integers(0, n_units, steps)
+        proposals[:, 2] = rng.integers(0, 4, steps) == 0  # one move in four, the rest swaps
+        found = np.empty(n_units, dtype=np.int64)
+        objective = int(
+            bk.improve_classes(
+                start,
+                unit_values,
+                units.size,
+                units.pinned_bin >= 0,
+                units.apart_ptr,
+                units.apart_unit,
+                plan.size_lo,
+                plan.size_hi,
+                WEIGHTS,
+                order,
+                proposals,
+                exchange,
+                found,
+            )
+        )
+        if best is None or objective < best:  # ties: the earlier restart
+            best, out = objective, found
     objective_start = bk.class_objective(start, unit_values, units.size, n_bins, WEIGHTS)
-    return Solved(plan, out[units.of], start[units.of], int(objective_start), int(objective))
+    return Solved(plan, out[units.of], start[units.of], int(objective_start), best)
 
 
 def _draw_numbers(seed: str, key: str, labels: list[str]) -> list[tuple[str, str]]:

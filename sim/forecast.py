@@ -212,22 +212,12 @@ class Batch:
     chance_sums: np.ndarray | None = None  # int64[5, schools, tiers, choices]
 
 
-def simulate_batch(
-    inputs: KernelInputs,
-    chance: ChanceModel | None,
-    root: np.uint64,
-    start: int,
-    stop: int,
-    threads: int | None = None,
-) -> Batch:
-    """Replications start..stop-1 (a Dask task, or one chunk in-process)."""
-    if threads is not None:
-        numba.set_num_threads(threads)
-    n = stop - start
+def empty_batch(inputs: KernelInputs, start: int, n: int) -> Batch:
+    """Uninitialised arrays for n replications from `start`."""
     n_l, n_y = inputs.cap.shape[0], inputs.cap.shape[1]
     n_z = inputs.zone_share.shape[0]
     n_g = inputs.group_ptr.shape[1] - 1
-    b = Batch(
+    return Batch(
         start=start,
         births=np.empty((n, inputs.n_birth_years, n_z)),
         factor=np.empty((n, n_l, n_y)),
@@ -239,6 +229,34 @@ def simulate_batch(
         group_seated=np.empty((n, n_l, n_y, n_g), dtype=np.int64),
         group_unmet=np.empty((n, n_l, n_y, n_g), dtype=np.int64),
     )
+
+
+def _rows(batch: Batch, lo: int, hi: int) -> Batch:
+    """Rows lo..hi-1 of every array of `batch`, as views (replications batch.start + lo..)."""
+    arrays = {name: getattr(batch, name)[lo:hi] for name in BATCH_ARRAYS}
+    return Batch(start=batch.start + lo, **arrays)
+
+
+BATCH_ARRAYS = (
+    "births", "factor", "population", "demand", "seated", "short", "sector", "group_seated",
+    "group_unmet",
+)  # fmt: skip
+
+
+def simulate_batch(
+    inputs: KernelInputs,
+    chance: ChanceModel | None,
+    root: np.uint64,
+    start: int,
+    stop: int,
+    threads: int | None = None,
+    out: Batch | None = None,
+) -> Batch:
+    """Replications start..stop-1 (a Dask task, or one chunk in-process), into `out` (arrays
+    of stop - start rows, e.g. views of the whole run's arrays) or new arrays."""
+    if threads is not None:
+        numba.set_num_threads(threads)
+    b = empty_batch(inputs, start, stop - start) if out is None else out
     i = inputs
     mc_kernels.forecast_kernel(
         root, start, i.births_known, len(i.births_known), i.anchor, i.slope, i.slope_se,
@@ -247,7 +265,7 @@ def simulate_batch(
         i.factor_var, i.factor_sigma, i.cap, i.stage, i.active, i.zone_ptr, i.edge_school,
         i.school_ptr, i.school_edge, i.edge_zone, i.group_ptr, i.group_school,
         b.births, b.factor, b.population, b.demand, b.seated, b.short, b.sector,
-        b.group_seated, b.group_unmet,
+        b.group_seated, b.group_unmet, numba.get_num_threads(),
     )  # fmt: skip
     if chance is not None:
         b.chance_sums = run_chances(chance, root, start, pool_counts(inputs, chance, b))
@@ -270,18 +288,36 @@ def pool_counts(inputs: KernelInputs, chance: ChanceModel, batch: Batch) -> np.n
 def run_chances(chance: ChanceModel, root, start: int, counts: np.ndarray) -> np.ndarray:
     """Lottery replications start.. with `counts` applicants per zone; returns the integer sums
     over them of applications n, admissions a, n^2, a^2 and n*a per (school, tier, choice)."""
-    shape = (len(counts), len(chance.school_ids), len(chance.tier_names), chance.max_choices)
-    apps = np.empty(shape, dtype=np.int64)
-    admit = np.empty(shape, dtype=np.int64)
+    counts = np.ascontiguousarray(counts, dtype=np.int64)
+    zone_rows, tier_bits = _padded_choices(chance)
+    n_schools, n_tiers = len(chance.school_ids), len(chance.tier_names)
+    width = zone_rows.shape[1] - 1
+    parts = max(1, min(numba.get_num_threads(), len(counts)))
+    sums = np.empty((parts, 5, (n_schools << tier_bits) * width), dtype=np.int64)
     mc_kernels.chances_kernel(
-        root, start, counts, chance.resample, chance.zone_ptr, chance.zone_apps, chance.app_ptr,
-        chance.app_school, chance.app_tier, chance.seats, chance.mechanism, chance.multiple,
-        apps, admit,
+        root, start, counts, chance.resample, chance.zone_ptr, zone_rows, tier_bits,
+        chance.seats, chance.mechanism, chance.multiple, int(counts.sum(1).max(initial=0)), sums,
     )  # fmt: skip
-    return np.stack(
-        [apps.sum(0), admit.sum(0), (apps * apps).sum(0), (admit * admit).sum(0),
-         (apps * admit).sum(0)]
-    )  # fmt: skip
+    padded = sums.sum(0).reshape(5, n_schools, 1 << tier_bits, width)
+    return np.ascontiguousarray(padded[:, :, :n_tiers, : chance.max_choices])
+
+
+def _padded_choices(chance: ChanceModel) -> tuple[np.ndarray, int]:
+    """The file's applicants in zone order, one int32 row each: the number of choices, then
+    each choice as ``school << tier_bits | tier``, padded with zeros (chances_kernel)."""
+    app_len = np.diff(chance.app_ptr)
+    tier_bits = max(1, (len(chance.tier_names) - 1).bit_length())
+    if (len(chance.school_ids) << tier_bits) >= 2**31:
+        raise ValueError("too many schools and tiers for the chances kernel")
+    width = max(chance.max_choices, 1)
+    app_slot = np.zeros((len(app_len), width + 1), dtype=np.int32)
+    app_slot[:, 0] = app_len
+    row = np.repeat(np.arange(len(app_len)), app_len)
+    position = np.arange(len(chance.app_school)) - np.repeat(chance.app_ptr[:-1], app_len)
+    app_slot[row, position + 1] = (
+        chance.app_school.astype(np.int64) << tier_bits
+    ) | chance.app_tier
+    return np.ascontiguousarray(app_slot[chance.zone_apps]), tier_bits
 
 
 @dataclass
@@ -296,19 +332,17 @@ class Results:
 
 def _concat(batches: list[Batch]) -> Batch:
     batches = sorted(batches, key=lambda b: b.start)
-    arrays = {
-        name: np.concatenate([getattr(b, name) for b in batches])
-        for name in (
-            "births", "factor", "population", "demand", "seated", "short", "sector",
-            "group_seated", "group_unmet",
-        )
-    }  # fmt: skip
-    sums = None
-    if batches[0].chance_sums is not None:
-        sums = batches[0].chance_sums.copy()
-        for b in batches[1:]:
-            sums += b.chance_sums
-    return Batch(start=0, chance_sums=sums, **arrays)
+    arrays = {name: np.concatenate([getattr(b, name) for b in batches]) for name in BATCH_ARRAYS}
+    return Batch(start=0, chance_sums=_sum_chances(batches), **arrays)
+
+
+def _sum_chances(batches: list[Batch]) -> np.ndarray | None:
+    if batches[0].chance_sums is None:
+        return None
+    sums = batches[0].chance_sums.copy()
+    for b in batches[1:]:
+        sums += b.chance_sums
+    return sums
 
 
 def simulate(
@@ -331,14 +365,17 @@ def simulate(
     root = root_key(seed)
     spans = [(s, min(s + chunk, runs)) for s in range(0, runs, chunk)]
     if dask:
-        batches = _simulate_dask(dask, inputs, chance, root, spans, progress, worker_threads)
+        batch = _concat(_simulate_dask(dask, inputs, chance, root, spans, progress, worker_threads))
     else:
+        # Every chunk writes straight into its rows of the run's arrays: no copy at the end.
+        batch = empty_batch(inputs, 0, runs)
         batches = []
         for start, stop in spans:
-            batches.append(simulate_batch(inputs, chance, root, start, stop))
+            rows = _rows(batch, start, stop)
+            batches.append(simulate_batch(inputs, chance, root, start, stop, out=rows))
             if progress is not None:
                 progress(stop - start)
-    batch = _concat(batches)
+        batch.chance_sums = _sum_chances(batches)
     return Results(model, runs, str(seed), batch, chance, batch.chance_sums)
 
 

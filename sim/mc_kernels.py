@@ -129,14 +129,29 @@ def staged_max_flow(
     source side of the minimal minimum cut); returns the children seated."""
     n_z = demand.shape[0]
     n_s = cap.shape[0]
+    return _staged_max_flow(
+        demand, cap, stage, zone_ptr, edge_school, active, school_ptr, school_edge, edge_zone,
+        flow, load, short_zone, np.empty(n_z, dtype=np.int64), np.empty(n_z, dtype=np.bool_),
+        np.empty(n_s, dtype=np.bool_), np.empty(n_z, dtype=np.int64),
+        np.empty(n_s, dtype=np.int64), np.empty(n_z + n_s, dtype=np.int64),
+    )  # fmt: skip
+
+
+@numba.njit(**JIT)
+def _staged_max_flow(
+    demand, cap, stage, zone_ptr, edge_school, active, school_ptr, school_edge, edge_zone,
+    flow, load, short_zone, excess, seen_z, seen_s, parent_z, parent_s, queue,
+):  # fmt: skip
+    """staged_max_flow with the caller's scratch arrays: excess, parent_z (int64[zones]),
+    seen_z (bool[zones]), seen_s (bool[schools]), parent_s (int64[schools]) and queue
+    (int64[zones + schools]); their contents on entry do not matter."""
+    n_z = demand.shape[0]
+    n_s = cap.shape[0]
     flow[:] = 0
     load[:] = 0
-    excess = demand.copy()
-    seen_z = np.zeros(n_z, dtype=np.bool_)
-    seen_s = np.zeros(n_s, dtype=np.bool_)
-    parent_z = np.empty(n_z, dtype=np.int64)
-    parent_s = np.empty(n_s, dtype=np.int64)
-    queue = np.empty(n_z + n_s, dtype=np.int64)
+    excess[:] = demand
+    seen_z[:] = False
+    seen_s[:] = False
     last = 0
     for s in range(n_s):
         last = max(last, stage[s])
@@ -194,6 +209,12 @@ def staged_max_flow(
 @numba.njit(**JIT)
 def round_total(values, out):
     """Largest-remainder rounding: integers summing to the rounded total (ties: lower index)."""
+    _round_total(values, out, np.empty(values.shape[0], dtype=np.bool_))
+
+
+@numba.njit(**JIT)
+def _round_total(values, out, taken):
+    """round_total with the caller's scratch array `taken` (bool[n])."""
     n = values.shape[0]
     total = 0.0
     floors = 0
@@ -201,8 +222,8 @@ def round_total(values, out):
         out[z] = np.int64(math.floor(values[z]))
         floors += out[z]
         total += values[z]
+        taken[z] = False
     left = np.int64(math.floor(total + 0.5)) - floors
-    taken = np.zeros(n, dtype=np.bool_)
     for _ in range(left):
         best = -1
         best_rest = -1.0
@@ -226,7 +247,7 @@ def forecast_kernel(
     cap, stage, active, zone_ptr, edge_school, school_ptr, school_edge, edge_zone,
     group_ptr, group_school,
     out_births, out_factor, out_population, out_demand, out_seated, out_short,
-    out_sector, out_group_seated, out_group_unmet,
+    out_sector, out_group_seated, out_group_unmet, n_parts=1,
 ):  # fmt: skip
     """Replications first .. first + n of the district, n = out_births.shape[0].
 
@@ -234,185 +255,279 @@ def forecast_kernel(
     ... + damping^h) + residual) * scenario multiplier, split over zones by `zone_share`; recorded
     births (the first `n_known` birth years) are kept. Factor of level l in year y (children on
     roll per child of the level's ages): fixed + var * exp(sigma * W_h), W_h a random walk over
-    the years after base_year. Level arrays are padded along a leading level axis."""
-    n_reps = out_births.shape[0]
-    n_birth_years, n_z = out_births.shape[1], out_births.shape[2]
-    n_levels, n_years = out_factor.shape[1], out_factor.shape[2]
-    n_res = residuals.shape[0]
-    n_scen = scenario_cum.shape[0]
-    for i in numba.prange(n_reps):
-        r = first + i
-        key = stream_key(root, r, STREAM_BIRTHS)
-        u = uniform(key, 0)
-        mult = scenario_mult[n_scen - 1]
-        for k in range(n_scen):
-            if u < scenario_cum[k]:
-                mult = scenario_mult[k]
-                break
-        slope_r = slope + slope_se * normal(key, 1)
-        drift = 0.0
-        damp = 1.0
-        for t in range(n_birth_years):
-            if t < n_known:
-                for z in range(n_z):
-                    out_births[i, t, z] = births_known[t, z]
-                continue
-            damp *= damping
-            drift += slope_r * damp
-            resid = 0.0
-            if n_res > 0:
-                resid = residuals[min(int(uniform(key, 8 + t) * n_res), n_res - 1)]
-            district = math.exp(anchor + drift + resid) * mult
-            for z in range(n_z):
-                out_births[i, t, z] = district * zone_share[z]
+    the years after base_year. Level arrays are padded along a leading level axis.
 
-        fkey = stream_key(root, r, STREAM_FACTORS)
+    The replications are split into `n_parts` contiguous parts, one prange iteration each with
+    its own scratch arrays (nothing is allocated per replication); each replication writes its
+    own rows only, so the split changes nothing."""
+    n_reps = out_births.shape[0]
+    n_parts = max(1, min(n_parts, n_reps))
+    for p in numba.prange(n_parts):
+        n_z = out_births.shape[2]
+        n_s = cap.shape[2]
         children = np.empty(n_z, dtype=np.float64)
         demand = np.empty(n_z, dtype=np.int64)
         short = np.empty(n_z, dtype=np.int64)
         marked = np.zeros(n_z, dtype=np.bool_)
-        for lv in range(n_levels):
-            walk = 0.0
-            walked = 0  # years of the walk drawn so far (it starts after base_year)
-            n_edges = edge_zone.shape[1]
-            flow = np.empty(n_edges, dtype=np.int64)
-            load = np.empty(cap.shape[2], dtype=np.int64)
-            for yi in range(n_years):
-                h = years[yi] - base_year
-                while walked < h:
-                    walked += 1
-                    walk += normal(fkey, lv * 1000 + walked)
-                factor = factor_fixed[lv] + factor_var[lv] * math.exp(factor_sigma[lv] * walk)
-                out_factor[i, lv, yi] = factor
-                population = 0.0
+        taken = np.empty(n_z, dtype=np.bool_)
+        flow = np.empty(edge_zone.shape[1], dtype=np.int64)
+        load = np.empty(n_s, dtype=np.int64)
+        excess = np.empty(n_z, dtype=np.int64)
+        seen_z = np.empty(n_z, dtype=np.bool_)
+        seen_s = np.empty(n_s, dtype=np.bool_)
+        parent_z = np.empty(n_z, dtype=np.int64)
+        parent_s = np.empty(n_s, dtype=np.int64)
+        queue = np.empty(n_z + n_s, dtype=np.int64)
+        for i in range(p * n_reps // n_parts, (p + 1) * n_reps // n_parts):
+            _one_forecast(
+                i, root, first, births_known, n_known, anchor, slope, slope_se, damping,
+                residuals, scenario_cum, scenario_mult, zone_share, years, base_year,
+                first_birth_year, level_young, level_old, factor_fixed, factor_var,
+                factor_sigma, cap, stage, active, zone_ptr, edge_school, school_ptr,
+                school_edge, edge_zone, group_ptr, group_school, out_births, out_factor,
+                out_population, out_demand, out_seated, out_short, out_sector,
+                out_group_seated, out_group_unmet, children, demand, short, marked, taken,
+                flow, load, excess, seen_z, seen_s, parent_z, parent_s, queue,
+            )  # fmt: skip
+
+
+@numba.njit(**JIT)
+def _one_forecast(
+    i, root, first, births_known, n_known, anchor, slope, slope_se, damping, residuals,
+    scenario_cum, scenario_mult, zone_share, years, base_year, first_birth_year,
+    level_young, level_old, factor_fixed, factor_var, factor_sigma,
+    cap, stage, active, zone_ptr, edge_school, school_ptr, school_edge, edge_zone,
+    group_ptr, group_school,
+    out_births, out_factor, out_population, out_demand, out_seated, out_short,
+    out_sector, out_group_seated, out_group_unmet,
+    children, demand, short, marked, taken, flow, load, excess, seen_z, seen_s, parent_z,
+    parent_s, queue,
+):  # fmt: skip
+    """Replication first + i of forecast_kernel into rows i, with the part's scratch arrays."""
+    n_birth_years, n_z = out_births.shape[1], out_births.shape[2]
+    n_levels, n_years = out_factor.shape[1], out_factor.shape[2]
+    n_res = residuals.shape[0]
+    n_scen = scenario_cum.shape[0]
+    r = first + i
+    key = stream_key(root, r, STREAM_BIRTHS)
+    u = uniform(key, 0)
+    mult = scenario_mult[n_scen - 1]
+    for k in range(n_scen):
+        if u < scenario_cum[k]:
+            mult = scenario_mult[k]
+            break
+    slope_r = slope + slope_se * normal(key, 1)
+    drift = 0.0
+    damp = 1.0
+    for t in range(n_birth_years):
+        if t < n_known:
+            for z in range(n_z):
+                out_births[i, t, z] = births_known[t, z]
+            continue
+        damp *= damping
+        drift += slope_r * damp
+        resid = 0.0
+        if n_res > 0:
+            resid = residuals[min(int(uniform(key, 8 + t) * n_res), n_res - 1)]
+        district = math.exp(anchor + drift + resid) * mult
+        for z in range(n_z):
+            out_births[i, t, z] = district * zone_share[z]
+
+    fkey = stream_key(root, r, STREAM_FACTORS)
+    for lv in range(n_levels):
+        walk = 0.0
+        walked = 0  # years of the walk drawn so far (it starts after base_year)
+        for yi in range(n_years):
+            h = years[yi] - base_year
+            while walked < h:
+                walked += 1
+                walk += normal(fkey, lv * 1000 + walked)
+            factor = factor_fixed[lv] + factor_var[lv] * math.exp(factor_sigma[lv] * walk)
+            out_factor[i, lv, yi] = factor
+            population = 0.0
+            for z in range(n_z):
+                c = 0.0
+                for age in range(level_young[lv], level_old[lv] + 1):
+                    c += out_births[i, years[yi] - age - first_birth_year, z]
+                children[z] = c * factor
+                population += c
+            out_population[i, lv, yi] = population
+            _round_total(children, demand, taken)
+            _staged_max_flow(
+                demand, cap[lv, yi], stage[lv, yi], zone_ptr[lv], edge_school[lv],
+                active[lv, yi], school_ptr[lv], school_edge[lv], edge_zone[lv], flow, load,
+                short, excess, seen_z, seen_s, parent_z, parent_s, queue,
+            )  # fmt: skip
+            for z in range(n_z):
+                out_demand[i, lv, yi, z] = demand[z]
+                out_short[i, lv, yi, z] = short[z]
+            for z in range(n_z):
+                seated_z = 0
+                for e in range(zone_ptr[lv, z], zone_ptr[lv, z + 1]):
+                    seated_z += flow[e]
+                out_seated[i, lv, yi, z] = seated_z
+            for k in range(out_sector.shape[3]):
+                out_sector[i, lv, yi, k] = 0
+            for s in range(load.shape[0]):
+                if cap[lv, yi, s] > 0:
+                    out_sector[i, lv, yi, stage[lv, yi, s]] += load[s]
+            for g in range(group_ptr.shape[1] - 1):
+                seated_g = 0
+                for k in range(group_ptr[lv, g], group_ptr[lv, g + 1]):
+                    s = group_school[lv, k]
+                    seated_g += load[s]
+                    for m in range(school_ptr[lv, s], school_ptr[lv, s + 1]):
+                        e = school_edge[lv, m]
+                        if active[lv, yi, e]:
+                            marked[edge_zone[lv, e]] = True
+                unmet_g = 0
                 for z in range(n_z):
-                    c = 0.0
-                    for age in range(level_young[lv], level_old[lv] + 1):
-                        c += out_births[i, years[yi] - age - first_birth_year, z]
-                    children[z] = c * factor
-                    population += c
-                out_population[i, lv, yi] = population
-                round_total(children, demand)
-                staged_max_flow(
-                    demand, cap[lv, yi], stage[lv, yi], zone_ptr[lv], edge_school[lv],
-                    active[lv, yi], school_ptr[lv], school_edge[lv], edge_zone[lv], flow, load,
-                    short,
-                )  # fmt: skip
-                for z in range(n_z):
-                    out_demand[i, lv, yi, z] = demand[z]
-                    out_short[i, lv, yi, z] = short[z]
-                for z in range(n_z):
-                    seated_z = 0
-                    for e in range(zone_ptr[lv, z], zone_ptr[lv, z + 1]):
-                        seated_z += flow[e]
-                    out_seated[i, lv, yi, z] = seated_z
-                for k in range(out_sector.shape[3]):
-                    out_sector[i, lv, yi, k] = 0
-                for s in range(load.shape[0]):
-                    if cap[lv, yi, s] > 0:
-                        out_sector[i, lv, yi, stage[lv, yi, s]] += load[s]
-                for g in range(group_ptr.shape[1] - 1):
-                    seated_g = 0
-                    for k in range(group_ptr[lv, g], group_ptr[lv, g + 1]):
-                        s = group_school[lv, k]
-                        seated_g += load[s]
-                        for m in range(school_ptr[lv, s], school_ptr[lv, s + 1]):
-                            e = school_edge[lv, m]
-                            if active[lv, yi, e]:
-                                marked[edge_zone[lv, e]] = True
-                    unmet_g = 0
-                    for z in range(n_z):
-                        if marked[z]:
-                            unmet_g += demand[z] - out_seated[i, lv, yi, z]
-                            marked[z] = False
-                    out_group_seated[i, lv, yi, g] = seated_g
-                    out_group_unmet[i, lv, yi, g] = unmet_g
+                    if marked[z]:
+                        unmet_g += demand[z] - out_seated[i, lv, yi, z]
+                        marked[z] = False
+                out_group_seated[i, lv, yi, g] = seated_g
+                out_group_unmet[i, lv, yi, g] = unmet_g
 
 
 # --- admission chances -------------------------------------------------------------------------
 
 
 @numba.njit(**JIT)
-def _one_lottery(
-    key, pool_count, resample, zone_ptr, zone_apps, app_ptr, app_school, app_tier, seats,
-    mechanism, multiple, out_apps, out_admit,
-):  # fmt: skip
-    """One synthetic pool and one draw; tallies applications and admissions per
-    (school, tier, choice position) into this replication's rows."""
-    n_z = pool_count.shape[0]
-    n = 0
-    n_entries = 0
-    for z in range(n_z):
-        n += pool_count[z]
-    pool = np.empty(n, dtype=np.int64)
-    counter = 0
-    a = 0
-    for z in range(n_z):
-        size = zone_ptr[z + 1] - zone_ptr[z]
-        for k in range(pool_count[z]):
-            if resample:
-                pick = min(int(uniform(key, counter) * size), size - 1)
-                counter += 1
-            else:
-                pick = k
-            pool[a] = zone_apps[zone_ptr[z] + pick]
-            n_entries += app_ptr[pool[a] + 1] - app_ptr[pool[a]]
-            a += 1
-    choice_ptr = np.empty(n + 1, dtype=np.int64)
-    choice_school = np.empty(n_entries, dtype=np.int32)
-    tier = np.empty(n_entries, dtype=np.int64)
-    choice_ptr[0] = 0
-    for a in range(n):
-        lo = app_ptr[pool[a]]
-        hi = app_ptr[pool[a] + 1]
-        start = choice_ptr[a]
-        for j in range(hi - lo):
-            choice_school[start + j] = app_school[lo + j]
-            tier[start + j] = app_tier[lo + j]
-        choice_ptr[a + 1] = start + hi - lo
-
-    # Fresh lottery numbers: a uniformly random ranking of the applicants (single tie-break)
-    # or of the entries (multiple), by Fisher-Yates.
-    n_numbers = n_entries if multiple else n
-    rank = np.arange(n_numbers, dtype=np.int64)
+def _shuffled_numbers(key, counter, rank, n_numbers):
+    """rank[:n_numbers] = a uniformly random permutation of 0 .. n_numbers - 1 (Fisher-Yates
+    from the last position down, number `counter` of the stream onwards)."""
+    for m in range(n_numbers):
+        rank[m] = m
     for m in range(n_numbers - 1, 0, -1):
         j = min(int(uniform(key, counter) * (m + 1)), m)
         counter += 1
         rank[m], rank[j] = rank[j], rank[m]
-    key_of = np.empty(n_entries, dtype=np.int64)
-    for a in range(n):
-        for e in range(choice_ptr[a], choice_ptr[a + 1]):
-            number = rank[e] if multiple else rank[a]
-            key_of[e] = tier[e] * max(n_numbers, 1) + number
-    out_school = np.empty(n, dtype=np.int32)
-    out_rank = np.empty(n, dtype=np.int32)
+
+
+@numba.njit(**JIT)
+def _one_lottery(
+    key, pool_count, resample, zone_ptr, zone_rows, tier_bits, seats, mechanism, multiple,
+    choice_ptr, choice_school, key_of, slot_of, rank, out_school, out_rank, apps_row,
+    admit_row, sums,
+):  # fmt: skip
+    """One synthetic pool and one draw, in the caller's buffers (no allocation here but the
+    mechanism's own). Adds this replication's applications n and admissions a per cell, and
+    n^2, a^2, n*a, into ``sums[5, cells]`` (cells: see chances_kernel).
+
+    Random numbers: pick k of the pool is number k of the stream (when `resample`), then the
+    Fisher-Yates swaps of the lottery numbers take the next ones."""
+    n_z = pool_count.shape[0]
+    width = zone_rows.shape[1] - 1  # choices per applicant, padded
+    tier_mask = (1 << tier_bits) - 1
+    n = 0
+    for z in range(n_z):
+        n += pool_count[z]
+    counter = n if resample else 0  # the numbers after the picks
+    if not multiple:
+        # Single tie-break: one number per applicant, known before the pool is drawn.
+        _shuffled_numbers(key, counter, rank, n)
+    numbers = max(n, 1)
+    # The pool: every member's choices copied whole (padding included: no data-dependent
+    # branch), their key (tier * numbers + number; the tier alone for now when `multiple`),
+    # and the applications per cell (padding adds 0).
+    a = 0
+    n_entries = 0
+    choice_ptr[0] = 0
+    pick_counter = 0
+    for z in range(n_z):
+        base = zone_ptr[z]
+        size = zone_ptr[z + 1] - base
+        for k in range(pool_count[z]):
+            if resample:
+                pick = min(int(uniform(key, pick_counter) * size), size - 1)
+                pick_counter += 1
+            else:
+                pick = k
+            row = base + pick
+            length = zone_rows[row, 0]
+            number = 0 if multiple else rank[a]
+            for j in range(width):
+                slot = zone_rows[row, j + 1]
+                choice_school[n_entries + j] = slot >> tier_bits
+                key_of[n_entries + j] = (slot & tier_mask) * (1 if multiple else numbers) + number
+                slot_of[n_entries + j] = slot
+                apps_row[slot * width + j] += 1 if j < length else 0
+            n_entries += length
+            a += 1
+            choice_ptr[a] = n_entries
+    if multiple:
+        # Multiple tie-break: one number per entry.
+        _shuffled_numbers(key, counter, rank, n_entries)
+        numbers = max(n_entries, 1)
+        for e in range(n_entries):
+            key_of[e] = key_of[e] * numbers + rank[e]
     if mechanism == IMMEDIATE:
-        _immediate_acceptance(choice_ptr, choice_school, key_of, seats, out_school, out_rank)
+        _immediate_acceptance(
+            choice_ptr[: n + 1], choice_school[:n_entries], key_of[:n_entries], seats,
+            out_school[:n], out_rank[:n],
+        )  # fmt: skip
     else:
-        _deferred_acceptance(choice_ptr, choice_school, key_of, seats, out_school, out_rank)
+        _deferred_acceptance(
+            choice_ptr[: n + 1], choice_school[:n_entries], key_of[:n_entries], seats,
+            out_school[:n], out_rank[:n],
+        )  # fmt: skip
     for a in range(n):
-        for e in range(choice_ptr[a], choice_ptr[a + 1]):
-            j = e - choice_ptr[a]
-            s = choice_school[e]
-            out_apps[s, tier[e], j] += 1
-            if out_rank[a] == j:
-                out_admit[s, tier[e], j] += 1
+        j = out_rank[a]
+        if j >= 0:
+            admit_row[slot_of[choice_ptr[a] + j] * width + j] += 1
+    for c in range(apps_row.shape[0]):
+        applied = apps_row[c]
+        if applied == 0:
+            continue
+        admitted = admit_row[c]
+        sums[0, c] += applied
+        sums[1, c] += admitted
+        sums[2, c] += applied * applied
+        sums[3, c] += admitted * admitted
+        sums[4, c] += applied * admitted
+        apps_row[c] = 0
+        admit_row[c] = 0
 
 
 @numba.njit(**PARALLEL)
 def chances_kernel(
-    root, first, pool_count, resample, zone_ptr, zone_apps, app_ptr, app_school, app_tier,
-    seats, mechanism, multiple, out_apps, out_admit,
+    root, first, pool_count, resample, zone_ptr, zone_rows, tier_bits, seats, mechanism,
+    multiple, max_pool, out_sums,
 ):  # fmt: skip
     """Replications first .. first + n of the lottery, n = pool_count.shape[0]: pool_count[i, z]
     applicants of zone z (drawn with replacement from the file's applicants of that zone when
-    `resample`, else the file's applicants themselves), fresh random priorities, the policy's
-    mechanism, and counts per (school, tier, choice position) in out_apps / out_admit[i]."""
-    for i in numba.prange(pool_count.shape[0]):
-        out_apps[i] = 0
-        out_admit[i] = 0
-        _one_lottery(
-            stream_key(root, first + i, STREAM_LOTTERY), pool_count[i], resample, zone_ptr,
-            zone_apps, app_ptr, app_school, app_tier, seats, mechanism, multiple, out_apps[i],
-            out_admit[i],
-        )  # fmt: skip
+    `resample`, else the file's first ones of the zone), fresh random priorities, the policy's
+    mechanism (IMMEDIATE or DEFERRED).
+
+    Row f of `zone_rows` is the file's applicant f of the zone order (zone z owns rows
+    zone_ptr[z] .. zone_ptr[z + 1] - 1): ``zone_rows[f, 0]`` choices, choice j being
+    ``zone_rows[f, 1 + j] = school << tier_bits | tier`` (padded with zeros to the longest
+    list). A cell is ``slot * width + j`` (width = zone_rows.shape[1] - 1): school, tier and
+    choice position.
+    ``out_sums[p, k, cell]`` receives part p's sums over its replications of applications n,
+    admissions a, n^2, a^2 and n*a (k = 0..4). The replications are split into
+    out_sums.shape[0] contiguous parts, one prange iteration each with its own buffers (pools
+    of at most `max_pool` applicants); integer sums make the result independent of the split."""
+    n_reps = pool_count.shape[0]
+    n_parts = out_sums.shape[0]
+    n_cells = out_sums.shape[2]
+    width = zone_rows.shape[1] - 1
+    room = max_pool * width + width  # entries, plus the padding of the last member
+    for p in numba.prange(n_parts):
+        sums = out_sums[p]
+        sums[:] = 0
+        choice_ptr = np.empty(max_pool + 1, dtype=np.int64)
+        choice_school = np.empty(room, dtype=np.int32)
+        key_of = np.empty(room, dtype=np.int64)
+        slot_of = np.empty(room, dtype=np.int32)
+        rank = np.empty(room if multiple else max_pool, dtype=np.int64)
+        out_school = np.empty(max_pool, dtype=np.int32)
+        out_rank = np.empty(max_pool, dtype=np.int32)
+        apps_row = np.zeros(n_cells, dtype=np.int64)
+        admit_row = np.zeros(n_cells, dtype=np.int64)
+        for i in range(p * n_reps // n_parts, (p + 1) * n_reps // n_parts):
+            _one_lottery(
+                stream_key(root, first + i, STREAM_LOTTERY), pool_count[i], resample, zone_ptr,
+                zone_rows, tier_bits, seats, mechanism, multiple, choice_ptr, choice_school,
+                key_of, slot_of, rank, out_school, out_rank, apps_row, admit_row, sums,
+            )  # fmt: skip

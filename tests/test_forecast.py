@@ -4,6 +4,7 @@ direct re-runs of the lottery."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sim import mc_kernels
 from sim.flow import FlowProblem, max_flow
 from sim.forecast import (
     QUANTILE_NAMES,
+    _padded_choices,
     chance_model,
     forecast_rows,
     lottery_chance_model,
@@ -294,3 +296,30 @@ def test_chances_agree_with_direct_reruns_of_the_lottery(tmp_path: Path, mechani
         n_d, n_k = direct[0, cell].sum(), sums[0, s, t, j]
         se = math.sqrt(max(p_direct * (1 - p_direct), 0.01) * (1 / n_d + 1 / n_k))
         assert abs(p_direct - p_kernel) <= 4.5 * se, (s, t, j, p_direct, p_kernel)
+
+
+@pytest.mark.parametrize("multiple", [False, True])
+@pytest.mark.parametrize("mechanism", [mc_kernels.IMMEDIATE, mc_kernels.DEFERRED])
+def test_chance_sums_do_not_depend_on_the_split_into_parts(district, model, multiple, mechanism):
+    """chances_kernel splits the replications into parts with their own buffers (one per
+    thread); integer sums over any split are the same, for both tie-breaks and mechanisms."""
+    chance = dataclasses.replace(
+        chance_model(district, model), multiple=multiple, mechanism=mechanism
+    )
+    rows, tier_bits = _padded_choices(chance)
+    rng = np.random.default_rng(4)
+    counts = (chance.base_count * rng.uniform(0.05, 0.12, (9, 1)) + 0.5).astype(np.int64)
+    n_cells = (len(chance.school_ids) << tier_bits) * (rows.shape[1] - 1)
+    totals = []
+    for parts in (1, 4):
+        sums = np.empty((parts, 5, n_cells), dtype=np.int64)
+        mc_kernels.chances_kernel(
+            root_key("split"), 3, counts, True, chance.zone_ptr, rows, tier_bits, chance.seats,
+            chance.mechanism, chance.multiple, int(counts.sum(1).max()), sums,
+        )  # fmt: skip
+        totals.append(sums.sum(0))
+    assert np.array_equal(totals[0], totals[1])
+    assert totals[0][0].sum() > 0 and totals[0][1].sum() > 0
+    assert np.array_equal(
+        run_chances(chance, root_key("split"), 3, counts)[0].sum(), totals[0][0].sum()
+    )

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 GENESIS = "0" * 64
@@ -133,3 +134,65 @@ def read_chain(path: Path) -> tuple[list[dict], list[str]]:
             "lines are missing at the end"
         ]
     return records, []
+
+
+def library_versions() -> dict[str, str]:
+    """The versions a run record states, so that a re-run can be matched to its tools."""
+    import platform
+
+    import numba
+    import numpy
+
+    from seats import __version__
+
+    return {
+        "seats": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "numba": numba.__version__,
+    }
+
+
+@dataclass
+class RecordedRun:
+    """What a run folder's audit log says: the tool, its options, the seed and the inputs."""
+
+    run_dir: Path
+    records: list[dict]
+    chain_problems: list[str]
+
+    @classmethod
+    def load(cls, run_dir: Path | str) -> RecordedRun:
+        run_dir = Path(run_dir)
+        records, problems = read_chain(run_dir / AUDIT_FILE)
+        if not records or records[0].get("kind") != "run":
+            from seats.errors import InputError, Problem
+
+            message = problems[0] if problems else "it holds no run record"
+            raise InputError(Problem(str(run_dir / AUDIT_FILE), None, None, message))
+        return cls(run_dir, records, problems)
+
+    @property
+    def run(self) -> dict:
+        return self.records[0]["payload"]
+
+    @property
+    def tool(self) -> str | None:
+        return self.run.get("tool")
+
+    @property
+    def options(self) -> dict:
+        return self.run.get("options", {})
+
+    @property
+    def seed(self) -> str:
+        return next(r["payload"]["seed"] for r in self.records if r["kind"] == "seed")
+
+    @property
+    def inputs(self) -> dict[str, Path]:
+        """Input role -> its copy in the run folder (paths in the log are relative)."""
+        return {
+            r["payload"]["role"]: self.run_dir / r["payload"]["file"]
+            for r in self.records
+            if r["kind"] == "input"
+        }

@@ -78,7 +78,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import math
 import shutil
 from collections.abc import Sequence
@@ -88,12 +87,12 @@ from pathlib import Path
 import numpy as np
 
 from seats import balance_kernels as bk
-from seats.audit import AUDIT_FILE, AuditLog
+from seats.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
 from seats.errors import InputError, Problem, Problems
 from seats.lottery import check_seed
 from seats.model import FLAGS, GENDERS
 from seats.output import sha256_file, staged_output, write_csv
-from seats.run import INPUTS, _library_versions
+from seats.run import INPUTS
 from seats.tables import Table, find_table, read_table
 
 TOOL = "seats classes form"
@@ -1034,7 +1033,7 @@ def form_classes(
             "run",
             {
                 "tool": TOOL,
-                "versions": _library_versions(),
+                "versions": library_versions(),
                 "command": command or [],
                 "options": {
                     "group": group,
@@ -1322,25 +1321,13 @@ def plot_composition(path: Path, figures: list[ClassFigures]) -> None:
 # --- replay --------------------------------------------------------------------------------
 
 
-def read_run_records(run_dir: Path) -> list[dict]:
-    with open(Path(run_dir) / AUDIT_FILE, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
 def replay_classes(run_dir: Path | str, out: Path | str) -> None:
     """Re-run a class formation from its run folder's inputs/ and audit records into `out`."""
-    run_dir = Path(run_dir)
-    records = read_run_records(run_dir)
-    run = next(r["payload"] for r in records if r["kind"] == "run")
-    if run.get("tool") != TOOL:
+    recorded = RecordedRun.load(run_dir)
+    run_dir, run, seed, files = recorded.run_dir, recorded.run, recorded.seed, recorded.inputs
+    if recorded.tool != TOOL:
         raise ValueError(f"{run_dir} is not a '{TOOL}' run folder")
-    seed = next(r["payload"]["seed"] for r in records if r["kind"] == "seed")
-    files = {
-        r["payload"]["role"]: run_dir / r["payload"]["file"]
-        for r in records
-        if r["kind"] == "input"
-    }
-    options = run["options"]
+    options = recorded.options
     pupils = (
         run_dir / INPUTS / LOTTERY_RUN
         if options["pupils_source"] == LOTTERY_RUN

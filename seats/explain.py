@@ -12,7 +12,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seats.audit import AUDIT_FILE, read_chain
+from seats.audit import RecordedRun
 from seats.errors import InputError, Problem
 from seats.lottery import load_lottery, priorities
 from seats.run import ASSIGNMENTS, LOTTERY_TOOL, SCHOOL_RESULTS, WAITLISTS
@@ -111,28 +111,18 @@ class RunView:
     applicants."""
 
     def __init__(self, run_dir: Path | str):
-        self.run_dir = Path(run_dir)
-        records, self.chain_problems = read_chain(self.run_dir / AUDIT_FILE)
-        if not records:
-            message = self.chain_problems[0] if self.chain_problems else "no audit records"
-            raise InputError(Problem(str(self.run_dir / AUDIT_FILE), None, None, message))
-        if records[0]["payload"].get("tool") != LOTTERY_TOOL:
+        recorded = RecordedRun.load(run_dir)
+        self.run_dir, self.chain_problems = recorded.run_dir, recorded.chain_problems
+        if recorded.tool != LOTTERY_TOOL:
             raise InputError(
                 Problem(
                     str(self.run_dir),
                     None,
                     None,
-                    f"not a lottery run folder (it is a run of "
-                    f"'{records[0]['payload'].get('tool')}')",
+                    f"not a lottery run folder (it is a run of '{recorded.tool}')",
                 )
             )
-        options = records[0]["payload"]["options"]
-        self.seed = next(r["payload"]["seed"] for r in records if r["kind"] == "seed")
-        self.inputs = {
-            r["payload"]["role"]: self.run_dir / r["payload"]["file"]
-            for r in records
-            if r["kind"] == "input"
-        }
+        options, self.seed, self.inputs = recorded.options, recorded.seed, recorded.inputs
         self.lottery = load_lottery(
             self.inputs["schools"],
             self.inputs["applicants"],

@@ -25,6 +25,19 @@ ROLES = ("lead", "branch", "member")
 GENDERS = ("F", "M")
 FLAGS = ("0", "1")
 
+SCHOOL_COLUMNS = (
+    "school_id",
+    "name",
+    "level",
+    "sector",
+    "zone_id",
+    "seats",
+    "enrolled",
+    "classes",
+    "class_size_cap",
+    "x_km",
+    "y_km",
+)  # required; `teachers` optional
 DISTRICT_FILES = ("zones", "schools", "groups", "group_members", "births")
 APPLICANT_COLUMNS = ("applicant_id", "zone_id", "choices")
 CHOICE_SEPARATOR = ";"
@@ -172,21 +185,7 @@ def read_lottery_schools(table: Table) -> Schools:
 
 def read_schools(table: Table, zones: Zones) -> Schools:
     """A full district schools table."""
-    table.require(
-        (
-            "school_id",
-            "name",
-            "level",
-            "sector",
-            "zone_id",
-            "seats",
-            "enrolled",
-            "classes",
-            "class_size_cap",
-            "x_km",
-            "y_km",
-        )
-    )
+    table.require(SCHOOL_COLUMNS)
     schools = read_lottery_schools(table)
     schools.zone = table.references("zone_id", zones.index, "zone")
     schools.name = table.text("name")

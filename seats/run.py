@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import platform
 import re
 import shutil
 from collections import Counter
@@ -18,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-import seats
-from seats.audit import AUDIT_FILE, AuditLog
+from seats.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
 from seats.commitment import check_against_commitment, load_commitment
 from seats.lottery import (
     ASSIGNED,
@@ -94,17 +92,6 @@ def _copy_input(source: Path, inputs: Path, stem: str) -> str:
     target = inputs / f"{stem}{source.suffix.lower()}"
     shutil.copyfile(source, target)
     return f"{INPUTS}/{target.name}"
-
-
-def _library_versions() -> dict[str, str]:
-    import numba
-
-    return {
-        "seats": seats.__version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-    }
 
 
 def write_results(out: Path, result: Draw) -> dict[str, int]:
@@ -319,7 +306,7 @@ def run_lottery(
             "run",
             {
                 "tool": LOTTERY_TOOL,
-                "versions": _library_versions(),
+                "versions": library_versions(),
                 "command": command or [],
                 "policy": lottery.policy.to_dict(),
                 "options": {
@@ -404,21 +391,19 @@ def run_lottery(
     return _summarise(out_dir, result, len(log.records))
 
 
-def replay_lottery(records: list[dict], inputs: dict[str, Path], out: Path) -> None:
+def replay_lottery(recorded: RecordedRun, inputs: dict[str, Path], out: Path) -> None:
     """Re-run a recorded draw from its inputs into `out` (for `seats audit verify`)."""
-    run = next(r["payload"] for r in records if r["kind"] == "run")
-    seed = next(r["payload"] for r in records if r["kind"] == "seed")
-    options = run["options"]
+    options = recorded.options
     lottery = load_lottery(
         inputs["schools"],
         inputs["applicants"],
-        seed["seed"],
+        recorded.seed,
         inputs.get("policy"),
         zones_path=inputs.get("zones"),
         level=options["level"],
         encoding=options["encoding"],
     )
-    if lottery.policy.to_dict() != run["policy"]:
+    if lottery.policy.to_dict() != recorded.run["policy"]:
         raise ValueError("the policy file does not give the policy recorded in the audit log")
     write_results(out, draw(lottery, options["fallback"]))
 

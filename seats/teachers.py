@@ -48,13 +48,13 @@ from pathlib import Path
 import numpy as np
 
 from seats import balance_kernels as bk
-from seats.audit import AUDIT_FILE, AuditLog
-from seats.classes import CLASSES, read_run_records
+from seats.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
+from seats.classes import CLASSES
 from seats.errors import InputError, Problem, Problems
 from seats.lottery import check_seed
 from seats.model import FLAGS, LEVELS
 from seats.output import sha256_file, staged_output, write_csv
-from seats.run import INPUTS, _library_versions
+from seats.run import INPUTS
 from seats.tables import find_table, read_table
 
 TOOL = "seats teachers assign"
@@ -471,7 +471,7 @@ def assign_teachers(
             "run",
             {
                 "tool": TOOL,
-                "versions": _library_versions(),
+                "versions": library_versions(),
                 "command": command or [],
                 "options": {"encoding": encoding},
                 "required": {
@@ -583,17 +583,10 @@ def _write_outputs(out: Path, results: list[PoolResult], teachers: Teachers, sch
 
 def replay_teachers(run_dir: Path | str, out: Path | str) -> None:
     """Re-run a teacher assignment from its run folder's inputs/ and audit records into `out`."""
-    run_dir = Path(run_dir)
-    records = read_run_records(run_dir)
-    run = next(r["payload"] for r in records if r["kind"] == "run")
-    if run.get("tool") != TOOL:
+    recorded = RecordedRun.load(run_dir)
+    run_dir, run, seed, files = recorded.run_dir, recorded.run, recorded.seed, recorded.inputs
+    if recorded.tool != TOOL:
         raise ValueError(f"{run_dir} is not a '{TOOL}' run folder")
-    seed = next(r["payload"]["seed"] for r in records if r["kind"] == "seed")
-    files = {
-        r["payload"]["role"]: run_dir / r["payload"]["file"]
-        for r in records
-        if r["kind"] == "input"
-    }
     assign_teachers(
         run_dir / INPUTS / CLASSES_RUN,
         files["teachers"],

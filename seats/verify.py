@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seats.audit import AUDIT_FILE, read_chain
+from seats.audit import AUDIT_FILE, RecordedRun, read_chain
 from seats.errors import InputError
 from seats.output import sha256_file
 
-Replay = Callable[[Path, list[dict], dict[str, Path], Path], None]
+Replay = Callable[[RecordedRun, dict[str, Path], Path], None]
 
 # Charts are checked by digest, but not re-rendered for comparison: their pixels may differ
 # between matplotlib and font versions while the data they draw cannot.
@@ -33,10 +33,12 @@ def _replays() -> dict[str, Replay]:
     from seats.run import LOTTERY_TOOL, replay_lottery
 
     return {
-        LOTTERY_TOOL: lambda run_dir, records, inputs, out: replay_lottery(records, inputs, out),
+        LOTTERY_TOOL: replay_lottery,
         # These two re-run from the run folder's own inputs/ copies.
-        classes.TOOL: lambda run_dir, records, inputs, out: classes.replay_classes(run_dir, out),
-        teachers.TOOL: lambda run_dir, records, inputs, out: teachers.replay_teachers(run_dir, out),
+        classes.TOOL: lambda recorded, inputs, out: classes.replay_classes(recorded.run_dir, out),
+        teachers.TOOL: lambda recorded, inputs, out: teachers.replay_teachers(
+            recorded.run_dir, out
+        ),
     }
 
 
@@ -151,7 +153,7 @@ def verify_run(run_dir: Path | str, *, inputs_dir: Path | None = None) -> Verify
     scratch = Path(tempfile.mkdtemp(prefix="seats-verify-"))
     try:
         try:
-            replay(run_dir, records, inputs, scratch)
+            replay(RecordedRun(run_dir, records, []), inputs, scratch)
         except (InputError, ValueError) as err:
             report.problems.append(f"re-running the draw failed: {err}")
             return report

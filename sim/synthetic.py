@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seats.model import SCHOOL_COLUMNS
 from seats.output import write_csv
 from sim.network import LEVEL_YEARS
 
@@ -93,23 +94,7 @@ def write_synthetic_city(
             member_rows += [
                 [group_id, m, "lead" if i == 0 else role] for i, m in enumerate(members)
             ]
-    write_csv(
-        folder / "schools.csv",
-        [
-            "school_id",
-            "name",
-            "level",
-            "sector",
-            "zone_id",
-            "seats",
-            "enrolled",
-            "classes",
-            "class_size_cap",
-            "x_km",
-            "y_km",
-        ],
-        school_rows,
-    )
+    write_csv(folder / "schools.csv", list(SCHOOL_COLUMNS), school_rows)
     write_csv(folder / "groups.csv", ["group_id", "name", "kind", "lead_school_id"], group_rows)
     write_csv(folder / "group_members.csv", ["group_id", "school_id", "role"], member_rows)
     return folder

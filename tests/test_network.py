@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import DATASET
 
-from seats.model import load_district
+from seats.model import SCHOOL_COLUMNS, load_district
 from seats.output import write_csv
 from sim.network import (
     build_network,
@@ -21,20 +21,6 @@ from sim.network import (
     school_node,
     zone_node,
 )
-
-SCHOOL_COLUMNS = [
-    "school_id",
-    "name",
-    "level",
-    "sector",
-    "zone_id",
-    "seats",
-    "enrolled",
-    "classes",
-    "class_size_cap",
-    "x_km",
-    "y_km",
-]
 
 
 def write_district(

@@ -224,6 +224,7 @@ def lottery_run(
 )
 @click.option("--level", help="The level the draw will use (as in `lottery run --level`).")
 @click.option("--fallback", type=click.Choice(["nearest"]), help="As in `lottery run`.")
+@click.option("--force", is_flag=True, help="Replace an existing commitment file.")
 @encoding_option
 def lottery_commit(
     schools_path,
@@ -234,6 +235,7 @@ def lottery_commit(
     out_path,
     level,
     fallback,
+    force,
     encoding,
 ) -> None:
     """Fix the inputs by their SHA-256 before the seed is known (publish the file)."""
@@ -250,7 +252,7 @@ def lottery_commit(
             raise BadInput(f"error: {path}: no such file ({role})")
     options = {"level": level, "fallback": fallback, "encoding": encoding}
     commitment = make_commitment(paths, seed_source, options)
-    write_commitment(commitment, out_path)
+    write_commitment(commitment, out_path, force=force)
     click.echo(f"wrote {out_path}")
     for role, entry in commitment["inputs"].items():
         click.echo(f"  {role:<10} {entry['sha256']}  {entry['file']}")

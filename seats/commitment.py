@@ -8,6 +8,7 @@ records it, so nobody can adjust the applicant list after seeing the seed.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from seats.audit import utc_now
@@ -50,11 +51,18 @@ def make_commitment(
     }
 
 
-def write_commitment(commitment: dict, out: Path) -> None:
-    out.write_text(
+def write_commitment(commitment: dict, out: Path, *, force: bool = False) -> None:
+    """Write the commitment whole (temporary file, then rename); never replace a published
+    one unless forced."""
+    out = Path(out)
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists; a commitment is published once (use --force)")
+    staged = out.with_name(f".{out.name}.tmp")
+    staged.write_text(
         json.dumps(commitment, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
         encoding="utf-8",
     )
+    os.replace(staged, out)
 
 
 def load_commitment(path: Path) -> dict:

@@ -175,6 +175,18 @@ def _codes(values: list[str], vocabulary: dict[str, int]) -> np.ndarray:
     return np.array([vocabulary.setdefault(v, len(vocabulary)) for v in values], dtype=np.int64)
 
 
+def unknown_categories(lottery: Lottery) -> list[tuple[str, str]]:
+    """(tier, category) pairs of the policy that no applicant has: most likely a typo, which
+    would silently drop everyone from that tier."""
+    present = set(lottery.applicants.category)
+    return [
+        (tier.name, c)
+        for tier in lottery.policy.tiers
+        for c in tier.category or ()
+        if c not in present
+    ]
+
+
 def entry_tiers(lottery: Lottery) -> np.ndarray:
     """Tier index of every choice entry: the first tier whose conditions all hold at that school,
     else len(tiers) (the implicit tier "open")."""

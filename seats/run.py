@@ -30,6 +30,7 @@ from seats.lottery import (
     load_lottery,
     lottery_message,
     school_results,
+    unknown_categories,
     waitlists,
 )
 from seats.output import check_output_folder, sha256_file, staged_output, write_csv
@@ -432,5 +433,10 @@ def _summarise(out_dir: Path, result: Draw, audit_records: int) -> RunSummary:
     if result.fallback == "nearest" and unplaced:
         summary.messages.append(
             f"  warning: {unplaced:,} applicants could not be seated: every school is full"
+        )
+    for tier, category in unknown_categories(lottery):
+        summary.messages.append(
+            f"  warning: tier '{tier}' names category '{category}', which no applicant has "
+            "(a typo in the policy?)"
         )
     return summary

@@ -461,3 +461,14 @@ def test_explain_refuses_other_run_folders(tmp_path):
     (tmp_path / "audit.jsonl").write_bytes(b"")
     result = run_cli("explain", tmp_path, "x")
     assert result.exit_code == 2
+
+
+def test_commitment_is_not_silently_replaced(tmp_path):
+    commitment = tmp_path / "commitment.json"
+    args = ["lottery", "commit", *lottery_args(), "--seed-source", "notary", "--out", commitment]
+    assert run_cli(*args).exit_code == 0
+    first = commitment.read_bytes()
+    result = run_cli(*args)
+    assert result.exit_code == 2 and "published once" in result.output
+    assert commitment.read_bytes() == first
+    assert run_cli(*args, "--force").exit_code == 0

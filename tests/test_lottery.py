@@ -397,3 +397,10 @@ def test_policy_without_tiers_keeps_the_default_tiers():
 
     assert parse_policy('mechanism = "immediate_acceptance"\n').tiers == DEFAULT_POLICY.tiers
     assert parse_policy("tiers = []\n").tiers == ()
+
+
+def test_a_category_nobody_has_is_flagged(tmp_path):
+    policy = write(tmp_path / "p.toml", '[[tiers]]\nname = "hukou"\ncategory = ["AA"]\n')
+    result = run(tmp_path / "out", "--policy", policy)
+    assert result.exit_code == 0
+    assert "tier 'hukou' names category 'AA', which no applicant has" in result.output

@@ -305,23 +305,40 @@ def _immediate_acceptance(choice_ptr, choice_school, choice_key, seats, out_scho
     for b in range(n_buckets):
         bucket_ptr[b + 1] += bucket_ptr[b]
     fill = bucket_ptr[:-1].copy()
-    bucketed = np.empty(n_entries, dtype=np.int64)
+    bucket_app = np.empty(n_entries, dtype=np.int32)
     for s in range(n_schools):
         for i in range(school_ptr[s], school_ptr[s + 1]):
             e = by_school[i]
             b = entry_rank[e] * n_schools + s
-            bucketed[fill[b]] = e
+            bucket_app[fill[b]] = entry_app[e]
             fill[b] += 1
 
     # 4. Rounds.
-    seats_left = seats.copy()
+    _immediate_rounds(
+        bucket_ptr, bucket_app, n_schools, 1, max_len, seats.copy(), out_school, out_rank
+    )
+    return OK
+
+
+@numba.njit(**JIT)
+def _immediate_rounds(
+    bucket_ptr, bucket_app, stride, step, max_len, seats_left, out_school, out_rank
+):
+    """The rounds of immediate acceptance over applications already bucketed by (round, school)
+    in key order: round r's applicants to school s are ``bucket_app[bucket_ptr[r * stride + s *
+    step]:bucket_ptr[r * stride + (s + 1) * step]]`` (``step`` > 1 when each school's bucket is
+    split further by key range, e.g. by tier). ``seats_left`` (a scratch copy of the seats) is
+    used up; ``out_school``/``out_rank`` must hold -1 on entry. Shared by
+    :func:`_immediate_acceptance` and the Monte Carlo lottery (sim.mc_kernels)."""
+    n_schools = seats_left.shape[0]
     for r in range(max_len):
         for s in range(n_schools):
             if seats_left[s] == 0:
                 continue
-            b = r * n_schools + s
-            for i in range(bucket_ptr[b], bucket_ptr[b + 1]):
-                a = entry_app[bucketed[i]]
+            for i in range(
+                bucket_ptr[r * stride + s * step], bucket_ptr[r * stride + (s + 1) * step]
+            ):
+                a = bucket_app[i]
                 # Placed in an earlier round: not applying any more.
                 if out_school[a] >= 0:
                     continue
@@ -330,7 +347,6 @@ def _immediate_acceptance(choice_ptr, choice_school, choice_key, seats, out_scho
                 seats_left[s] -= 1
                 if seats_left[s] == 0:
                     break
-    return OK
 
 
 def _coerce(choice_ptr, choice_school, choice_key, seats):

@@ -23,7 +23,7 @@ import numba
 import numpy as np
 
 from seats.jit import JIT, PARALLEL
-from seats.kernels import _deferred_acceptance, _immediate_acceptance
+from seats.kernels import _deferred_acceptance, _immediate_acceptance, _immediate_rounds
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 STREAM_BIRTHS = 1
@@ -405,19 +405,41 @@ def _shuffled_numbers(key, counter, rank, n_numbers):
 
 
 @numba.njit(**JIT)
+def _repeats_in_rows(zone_rows, tier_bits):
+    """True if some row of `zone_rows` lists a school twice: with a single tie-break the
+    mechanism kernels then see equal keys at that school and place no one."""
+    for f in range(zone_rows.shape[0]):
+        length = zone_rows[f, 0]
+        for j in range(1, length):
+            for k in range(j):
+                if zone_rows[f, 1 + j] >> tier_bits == zone_rows[f, 1 + k] >> tier_bits:
+                    return True
+    return False
+
+
+@numba.njit(**JIT)
 def _one_lottery(
     key, pool_count, resample, zone_ptr, zone_rows, tier_bits, seats, mechanism, multiple,
-    choice_ptr, choice_school, key_of, slot_of, rank, out_school, out_rank, apps_row,
-    admit_row, sums,
+    bucketed, picks, choice_ptr, choice_school, key_of, rank, inv, ent_bucket, ent_app,
+    bucket_ptr, fill, bucket_app, seats_left, out_school, out_rank, apps_row, admit_row, sums,
 ):  # fmt: skip
     """One synthetic pool and one draw, in the caller's buffers (no allocation here but the
-    mechanism's own). Adds this replication's applications n and admissions a per cell, and
-    n^2, a^2, n*a, into ``sums[5, cells]`` (cells: see chances_kernel).
+    mechanism's own on the copied path). Adds this replication's applications n and admissions
+    a per cell, and n^2, a^2, n*a, into ``sums[5, cells]`` (cells: see chances_kernel).
+
+    The pool is the file's rows `picks` (nothing copied). With `bucketed` (immediate
+    acceptance; with a single tie-break, no school listed twice in a row) the applications are
+    counting-sorted straight into buckets (choice position, school, tier), walking the lottery
+    numbers in order: the key tier * numbers + number then ascends inside each (position,
+    school) bucket, the order seats.kernels._immediate_acceptance would sort them into, and its
+    rounds (_immediate_rounds) run on them. Otherwise the choices are copied into CSR with their
+    keys for the mechanism kernel.
 
     Random numbers: pick k of the pool is number k of the stream (when `resample`), then the
     Fisher-Yates swaps of the lottery numbers take the next ones."""
     n_z = pool_count.shape[0]
     width = zone_rows.shape[1] - 1  # choices per applicant, padded
+    n_slots = seats.shape[0] << tier_bits
     tier_mask = (1 << tier_bits) - 1
     n = 0
     for z in range(n_z):
@@ -426,10 +448,7 @@ def _one_lottery(
     if not multiple:
         # Single tie-break: one number per applicant, known before the pool is drawn.
         _shuffled_numbers(key, counter, rank, n)
-    numbers = max(n, 1)
-    # The pool: every member's choices copied whole (padding included: no data-dependent
-    # branch), their key (tier * numbers + number; the tier alone for now when `multiple`),
-    # and the applications per cell (padding adds 0).
+    # The pool (file rows) and the applications per cell (padding adds 0).
     a = 0
     n_entries = 0
     choice_ptr[0] = 0
@@ -444,37 +463,81 @@ def _one_lottery(
             else:
                 pick = k
             row = base + pick
+            picks[a] = row
             length = zone_rows[row, 0]
-            number = 0 if multiple else rank[a]
             for j in range(width):
-                slot = zone_rows[row, j + 1]
-                choice_school[n_entries + j] = slot >> tier_bits
-                key_of[n_entries + j] = (slot & tier_mask) * (1 if multiple else numbers) + number
-                slot_of[n_entries + j] = slot
-                apps_row[slot * width + j] += 1 if j < length else 0
+                apps_row[zone_rows[row, j + 1] * width + j] += 1 if j < length else 0
+            if multiple and bucketed:
+                for j in range(length):
+                    ent_bucket[n_entries + j] = j * n_slots + zone_rows[row, j + 1]
+                    ent_app[n_entries + j] = a
             n_entries += length
             a += 1
             choice_ptr[a] = n_entries
     if multiple:
         # Multiple tie-break: one number per entry.
         _shuffled_numbers(key, counter, rank, n_entries)
-        numbers = max(n_entries, 1)
-        for e in range(n_entries):
-            key_of[e] = key_of[e] * numbers + rank[e]
-    if mechanism == IMMEDIATE:
-        _immediate_acceptance(
-            choice_ptr[: n + 1], choice_school[:n_entries], key_of[:n_entries], seats,
-            out_school[:n], out_rank[:n],
+    out_school[:n] = -1
+    out_rank[:n] = -1
+    if bucketed:
+        # Bucket offsets (position-major) from the applications per cell (slot-major).
+        pos = 0
+        for j in range(width):
+            for slot in range(n_slots):
+                b = j * n_slots + slot
+                bucket_ptr[b] = pos
+                fill[b] = pos
+                pos += apps_row[slot * width + j]
+        bucket_ptr[width * n_slots] = pos
+        if multiple:
+            for e in range(n_entries):
+                inv[rank[e]] = e
+            for m in range(n_entries):
+                e = inv[m]
+                b = ent_bucket[e]
+                bucket_app[fill[b]] = ent_app[e]
+                fill[b] += 1
+        else:
+            for i in range(n):
+                inv[rank[i]] = i
+            for m in range(n):
+                i = inv[m]
+                row = picks[i]
+                for j in range(zone_rows[row, 0]):
+                    b = j * n_slots + zone_rows[row, j + 1]
+                    bucket_app[fill[b]] = i
+                    fill[b] += 1
+        seats_left[:] = seats
+        _immediate_rounds(
+            bucket_ptr, bucket_app, n_slots, 1 << tier_bits, width, seats_left, out_school,
+            out_rank,
         )  # fmt: skip
     else:
-        _deferred_acceptance(
-            choice_ptr[: n + 1], choice_school[:n_entries], key_of[:n_entries], seats,
-            out_school[:n], out_rank[:n],
-        )  # fmt: skip
-    for a in range(n):
-        j = out_rank[a]
+        # The choices copied whole (padding included: no data-dependent branch), with their
+        # keys tier * numbers + number.
+        numbers = max(n_entries if multiple else n, 1)
+        for i in range(n):
+            row = picks[i]
+            e0 = choice_ptr[i]
+            for j in range(width):
+                slot = zone_rows[row, j + 1]
+                number = rank[e0 + j] if multiple else rank[i]  # padding: overwritten
+                choice_school[e0 + j] = slot >> tier_bits
+                key_of[e0 + j] = (slot & tier_mask) * numbers + number
+        if mechanism == IMMEDIATE:
+            _immediate_acceptance(
+                choice_ptr[: n + 1], choice_school[:n_entries], key_of[:n_entries], seats,
+                out_school[:n], out_rank[:n],
+            )  # fmt: skip
+        else:
+            _deferred_acceptance(
+                choice_ptr[: n + 1], choice_school[:n_entries], key_of[:n_entries], seats,
+                out_school[:n], out_rank[:n],
+            )  # fmt: skip
+    for i in range(n):
+        j = out_rank[i]
         if j >= 0:
-            admit_row[slot_of[choice_ptr[a] + j] * width + j] += 1
+            admit_row[zone_rows[picks[i], j + 1] * width + j] += 1
     for c in range(apps_row.shape[0]):
         applied = apps_row[c]
         if applied == 0:
@@ -513,14 +576,23 @@ def chances_kernel(
     n_cells = out_sums.shape[2]
     width = zone_rows.shape[1] - 1
     room = max_pool * width + width  # entries, plus the padding of the last member
+    bucketed = mechanism == IMMEDIATE and (multiple or not _repeats_in_rows(zone_rows, tier_bits))
+    copied = 1 if bucketed else room  # buffers of the copied path only
     for p in numba.prange(n_parts):
         sums = out_sums[p]
         sums[:] = 0
+        picks = np.empty(max_pool, dtype=np.int64)
         choice_ptr = np.empty(max_pool + 1, dtype=np.int64)
-        choice_school = np.empty(room, dtype=np.int32)
-        key_of = np.empty(room, dtype=np.int64)
-        slot_of = np.empty(room, dtype=np.int32)
+        choice_school = np.empty(copied, dtype=np.int32)
+        key_of = np.empty(copied, dtype=np.int64)
         rank = np.empty(room if multiple else max_pool, dtype=np.int64)
+        inv = np.empty(room if multiple else max_pool, dtype=np.int64)
+        ent_bucket = np.empty(room if multiple and bucketed else 1, dtype=np.int64)
+        ent_app = np.empty(room if multiple and bucketed else 1, dtype=np.int32)
+        bucket_ptr = np.empty(n_cells + 1, dtype=np.int64)
+        fill = np.empty(n_cells, dtype=np.int64)
+        bucket_app = np.empty(room, dtype=np.int32)
+        seats_left = np.empty(seats.shape[0], dtype=np.int64)
         out_school = np.empty(max_pool, dtype=np.int32)
         out_rank = np.empty(max_pool, dtype=np.int32)
         apps_row = np.zeros(n_cells, dtype=np.int64)
@@ -528,6 +600,7 @@ def chances_kernel(
         for i in range(p * n_reps // n_parts, (p + 1) * n_reps // n_parts):
             _one_lottery(
                 stream_key(root, first + i, STREAM_LOTTERY), pool_count[i], resample, zone_ptr,
-                zone_rows, tier_bits, seats, mechanism, multiple, choice_ptr, choice_school,
-                key_of, slot_of, rank, out_school, out_rank, apps_row, admit_row, sums,
+                zone_rows, tier_bits, seats, mechanism, multiple, bucketed, picks, choice_ptr,
+                choice_school, key_of, rank, inv, ent_bucket, ent_app, bucket_ptr, fill,
+                bucket_app, seats_left, out_school, out_rank, apps_row, admit_row, sums,
             )  # fmt: skip

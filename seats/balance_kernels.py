@@ -404,6 +404,201 @@ def improve_classes(
     return cost.sum()
 
 
+@numba.njit(**JIT)
+def _subsets(members, k, unit_values, mult):
+    """Every k-subset of ``members``: (units ``[s, 0:k]``, feature sums, hash of the sums)."""
+    m = members.shape[0]
+    count = 1
+    for i in range(k):
+        count = count * (m - i) // (i + 1)
+    n_features = unit_values.shape[1]
+    units = np.empty((count, k), dtype=np.int64)
+    sums = np.zeros((count, n_features), dtype=np.int64)
+    keys = np.zeros(count, dtype=np.int64)
+    idx = np.arange(k)
+    for s in range(count):
+        for i in range(k):
+            u = members[idx[i]]
+            units[s, i] = u
+            for f in range(n_features):
+                sums[s, f] += unit_values[u, f]
+        for f in range(n_features):
+            keys[s] = keys[s] * mult + sums[s, f]  # wraps: only a hash, checked in full
+        # the next combination in lexicographic order
+        i = k - 1
+        while i >= 0 and idx[i] == m - k + i:
+            i -= 1
+        if i < 0:
+            break
+        idx[i] += 1
+        for j in range(i + 1, k):
+            idx[j] = idx[j - 1] + 1
+    return units, sums, keys
+
+
+@numba.njit(**JIT)
+def _exact_exchange(a, b, k, pinned, cls, sums, size, cost, unit_values, unit_size, ctx):
+    """The best exchange of k single pupils of class ``a`` for k of class ``b`` that moves every
+    feature's class totals to one of the two integer steps nearest its best for the pair (a
+    meet-in-the-middle lookup, exact); applies it if it improves and returns whether it did."""
+    total, n_total, weights = ctx[0], ctx[1], ctx[2]
+    apart_ptr, apart_unit = ctx[5], ctx[6]
+    n_features = sums.shape[1]
+    mult = 1000003
+    free_a = np.flatnonzero((cls == a) & ~pinned & (unit_size == 1))
+    free_b = np.flatnonzero((cls == b) & ~pinned & (unit_size == 1))
+    if free_a.shape[0] < k or free_b.shape[0] < k:
+        return False
+    g_of = np.ones(n_features, dtype=np.int64)  # the gcd of each feature's values
+    for f in range(n_features):
+        g = 0
+        for u in range(unit_values.shape[0]):
+            x, y = abs(unit_values[u, f]), g
+            while y:
+                x, y = y, x % y
+            g = x
+        g_of[f] = max(g, 1)
+    # per feature, the steps d (S_a -= d, S_b += d) on either side of the pair's best
+    lo = np.empty(n_features, dtype=np.int64)
+    n_free = 0
+    free_f = np.empty(n_features, dtype=np.int64)
+    for f in range(n_features):
+        g = g_of[f]
+        dev_a = n_total * sums[a, f] - size[a] * total[f]
+        dev_b = n_total * sums[b, f] - size[b] * total[f]
+        num, den = dev_a - dev_b, 2 * n_total * g
+        lo[f] = (num // den) * g
+        if num % den != 0:  # else the best is a single step
+            free_f[n_free] = f
+            n_free += 1
+    units_b, sums_b, keys_b = _subsets(free_b, k, unit_values, mult)
+    sort = np.argsort(keys_b)
+    keys_sorted = keys_b[sort]
+    units_a, sums_a, _ = _subsets(free_a, k, unit_values, mult)
+    base = cost[a] + cost[b]
+    best, best_p, best_q = 0, -1, -1
+    want = np.empty(n_features, dtype=np.int64)
+    for p in range(units_a.shape[0]):
+        for combo in range(1 << n_free):
+            for f in range(n_features):
+                want[f] = sums_a[p, f] - lo[f]
+            for j in range(n_free):
+                if combo >> j & 1:
+                    want[free_f[j]] -= g_of[free_f[j]]
+            key = 0
+            for f in range(n_features):
+                key = key * mult + want[f]
+            at = np.searchsorted(keys_sorted, key)
+            while at < keys_sorted.shape[0] and keys_sorted[at] == key:
+                q = sort[at]
+                at += 1
+                same = True
+                for f in range(n_features):
+                    if sums_b[q, f] != want[f]:
+                        same = False
+                        break
+                if not same:
+                    continue
+                new = 0
+                for f in range(n_features):
+                    d = sums_a[p, f] - sums_b[q, f]
+                    dev = n_total * (sums[a, f] - d) - size[a] * total[f]
+                    new += weights[f] * dev * dev
+                    dev = n_total * (sums[b, f] + d) - size[b] * total[f]
+                    new += weights[f] * dev * dev
+                if new - base >= best:
+                    continue
+                ok = True
+                for i in range(k):
+                    ok = ok and _apart_ok_set(
+                        units_a[p, i], b, units_b[q], cls, apart_ptr, apart_unit
+                    )
+                    ok = ok and _apart_ok_set(
+                        units_b[q, i], a, units_a[p], cls, apart_ptr, apart_unit
+                    )
+                if ok:
+                    best, best_p, best_q = new - base, p, q
+    if best_p < 0:
+        return False
+    for i in range(k):
+        u, v = units_a[best_p, i], units_b[best_q, i]
+        cls[u], cls[v] = b, a
+        for f in range(n_features):
+            moved = unit_values[u, f] - unit_values[v, f]
+            sums[a, f] -= moved
+            sums[b, f] += moved
+    cost[a] = _class_cost(sums, size, a, total, n_total, weights)
+    cost[b] = _class_cost(sums, size, b, total, n_total, weights)
+    return True
+
+
+@numba.njit(**JIT)
+def _apart_ok_set(u, target, leaving, unit_class, apart_ptr, apart_unit):
+    """True if no apart-neighbour of ``u`` outside ``leaving`` is in class ``target``."""
+    for k in range(apart_ptr[u], apart_ptr[u + 1]):
+        w = apart_unit[k]
+        if unit_class[w] != target:
+            continue
+        gone = False
+        for x in leaving:
+            if x == w:
+                gone = True
+        if not gone:
+            return False
+    return True
+
+
+@numba.njit(**JIT)
+def exact_exchanges(
+    cls,
+    unit_values,
+    unit_size,
+    pinned,
+    apart_ptr,
+    apart_unit,
+    size_lo,
+    size_hi,
+    weights,
+    order,
+    k_max,
+    exchange,
+    target,
+):
+    """Polish a local optimum ``cls`` (in place): for k = 1 .. ``k_max`` and every pair of
+    classes, :func:`_exact_exchange`; after each improvement descent (and two-for-two
+    exchanges) again and k from 1. Stops once the objective reaches ``target`` (a lower bound:
+    nothing can improve). Returns the objective."""
+    n_classes = size_lo.shape[0]
+    sums, size = class_totals(cls, unit_values, unit_size, n_classes)
+    total = sums.sum(axis=0)
+    n_total = size.sum()
+    ctx = (total, n_total, weights, size_lo, size_hi, apart_ptr, apart_unit)
+    cost = np.zeros(n_classes, dtype=np.int64)
+    for c in range(n_classes):
+        cost[c] = _class_cost(sums, size, c, total, n_total, weights)
+    k = 1
+    while k <= k_max and cost.sum() > target:
+        improved = False
+        for a in range(n_classes):
+            for b in range(a + 1, n_classes):
+                if cost.sum() <= target:
+                    break
+                if _exact_exchange(
+                    a, b, k, pinned, cls, sums, size, cost, unit_values, unit_size, ctx
+                ):
+                    improved = True
+        if improved:
+            _descend(order, pinned, cls, sums, size, cost, unit_values, unit_size, ctx)
+            while exchange and _exchange_pairs(
+                pinned, cls, sums, size, cost, unit_values, unit_size, ctx
+            ):
+                _descend(order, pinned, cls, sums, size, cost, unit_values, unit_size, ctx)
+            k = 1
+        else:
+            k += 1
+    return cost.sum()
+
+
 # --- teacher teams ----------------------------------------------------------------------------
 
 

@@ -52,10 +52,15 @@ constrained pupils placed first), then the kernel :func:`seats.balance_kernels.i
 (swaps and moves to a local optimum, threshold accepting, descent again; on small cohorts also
 exchanges of two pupils (units) for two between any two classes, until none improves). Those
 cohorts get several such runs from the same start with different proposals, the best kept (ties:
-the earlier run); :func:`search_effort` sets steps, runs and exchanges from the cohort's size
-only. The visit order and every run's proposals come, in that order, from one NumPy PCG64
-stream seeded with the first 8 bytes (big-endian) of SHA-256(``seed + "\\nclasses\\n" +
-school_id``).
+the earlier run), and then :func:`seats.balance_kernels.exact_exchanges` polishes it: for k = 1,
+2, ... up to a size-dependent k, and every pair of classes, the best exchange of k single pupils
+for k that puts every feature's two class totals on one of the two lattice steps nearest the
+pair's best (found exactly by a meet-in-the-middle lookup over every k-subset of each class),
+descent and two-for-two exchanges after each improvement, k back to 1; it stops early when the
+objective reaches :func:`lower_bound` (then nothing can improve). :func:`search_effort` sets
+steps, runs, exchanges and the largest k from the cohort's size only. The visit order and every
+run's proposals come, in that order, from one NumPy PCG64 stream seeded with the first 8 bytes
+(big-endian) of SHA-256(``seed + "\\nclasses\\n" + school_id``); the polish draws nothing.
 
 Class numbers by lottery
 ------------------------
@@ -112,6 +117,7 @@ SEARCH_STEPS_MAX = 300_000
 SEARCH_RESTARTS_MAX = 16
 EXCHANGE_WORK_MAX = 2_000_000  # two-for-two candidates per sweep, above which none are tried
 EXCHANGE_WORK_TOTAL = 2_000_000  # candidates per sweep times restarts, with exchanges
+EXACT_WORK_MAX = 150_000  # pairs of classes times k-subsets of a class, for k-for-k exchanges
 
 
 # --- the cohort -------------------------------------------------------------------------------
@@ -674,16 +680,64 @@ class Solved:
     objective: int
 
 
-def search_effort(n_units: int, n_bins: int) -> tuple[int, int, bool]:
-    """(steps per restart, restarts, two-for-two exchanges on) for a plan of this size."""
+def search_effort(n_units: int, n_bins: int) -> tuple[int, int, bool, int]:
+    """(steps per restart, restarts, two-for-two exchanges on, largest k for the exact k-for-k
+    exchanges: 0 = none) for a plan of this size."""
     if n_bins < 2:
-        return 0, 1, False
+        return 0, 1, False, 0
     steps = min(SEARCH_STEPS_PER_UNIT * n_units, SEARCH_STEPS_MAX)
     per_class = -(-n_units // n_bins)
-    work = n_bins * (n_bins - 1) // 2 * (per_class * (per_class - 1) // 2) ** 2
+    pairs = n_bins * (n_bins - 1) // 2
+    work = pairs * (per_class * (per_class - 1) // 2) ** 2
     exchange = work <= EXCHANGE_WORK_MAX
     restarts = EXCHANGE_WORK_TOTAL // max(work, 1) if exchange else 1
-    return steps, max(1, min(SEARCH_RESTARTS_MAX, restarts)), exchange
+    k_max = 0
+    while (
+        exchange
+        and k_max < per_class
+        and pairs * math.comb(per_class, k_max + 1) <= (EXACT_WORK_MAX)
+    ):
+        k_max += 1
+    return steps, max(1, min(SEARCH_RESTARTS_MAX, restarts)), exchange, k_max
+
+
+def lower_bound(
+    unit_values: np.ndarray, unit_size: np.ndarray, plan: Plan, weights: np.ndarray = WEIGHTS
+) -> int:
+    """A lower bound on the objective (-1 if the classes' size bounds differ): class totals of
+    feature f are multiples of g_f (the gcd of its values) and sum to T_f, and the class sizes
+    are known up to order; dropping every other link between the classes, each feature's
+    minimum is separable and convex, reached by handing out steps of g_f one at a time to the
+    class of least marginal cost."""
+    lo, hi = int(plan.size_lo.min()), int(plan.size_hi.max())
+    n_total, n_bins = int(unit_size.sum()), len(plan.size_lo)
+    if int(plan.size_lo.max()) != lo or int(plan.size_hi.min()) != hi or hi - lo > 1:
+        return -1
+    big = n_total - n_bins * lo
+    if not 0 <= big <= n_bins or (big and hi == lo):
+        return -1
+    sizes = [lo + 1] * big + [lo] * (n_bins - big)
+    bound = 0
+    for f in range(unit_values.shape[1]):
+        g = math.gcd(*(int(v) for v in unit_values[:, f])) or 1
+        t = int(unit_values[:, f].sum()) // g
+        share = [sizes[c] * t // n_total for c in range(n_bins)]  # floors: fewer than n_bins short
+        for _ in range(t - sum(share)):
+            c = min(
+                range(n_bins),
+                key=lambda c, t=t, share=share: (
+                    (n_total * (share[c] + 1) - sizes[c] * t) ** 2
+                    - (n_total * share[c] - sizes[c] * t) ** 2
+                ),
+            )
+            share[c] += 1
+        bound += (
+            int(weights[f])
+            * g
+            * g
+            * sum((n_total * share[c] - sizes[c] * t) ** 2 for c in range(n_bins))
+        )
+    return bound
 
 
 def solve_plan(cohort: Cohort, plan: Plan, seed: str, problems: Problems) -> Solved | None:
@@ -701,7 +755,7 @@ def solve_plan(cohort: Cohort, plan: Plan, seed: str, problems: Problems) -> Sol
     rng = _stream(seed, plan.key)
     n_units = len(units.size)
     order = rng.permutation(n_units).astype(np.int64)
-    steps, restarts, exchange = search_effort(n_units, n_bins)
+    steps, restarts, exchange, k_max = search_effort(n_units, n_bins)
     best, out = None, np.empty(n_units, dtype=np.int64)
     for _ in range(restarts):
         proposals = np.empty((steps, 3), dtype=np.int64)
@@ -728,6 +782,24 @@ def solve_plan(cohort: Cohort, plan: Plan, seed: str, problems: Problems) -> Sol
         )
         if best is None or objective < best:  # ties: the earlier restart
             best, out = objective, found
+    if k_max:
+        best = int(
+            bk.exact_exchanges(
+                out,
+                unit_values,
+                units.size,
+                units.pinned_bin >= 0,
+                units.apart_ptr,
+                units.apart_unit,
+                plan.size_lo,
+                plan.size_hi,
+                WEIGHTS,
+                order,
+                k_max,
+                exchange,
+                lower_bound(unit_values, units.size, plan),
+            )
+        )
     objective_start = bk.class_objective(start, unit_values, units.size, n_bins, WEIGHTS)
     return Solved(plan, out[units.of], start[units.of], int(objective_start), best)
 

@@ -84,7 +84,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,7 +95,7 @@ from seats.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
 from seats.errors import InputError, Problem, Problems
 from seats.lottery import check_seed
 from seats.model import FLAGS, GENDERS
-from seats.output import sha256_file, staged_output, write_csv
+from seats.output import copy_input, sha256_file, staged_output, write_csv
 from seats.run import INPUTS
 from seats.tables import Table, find_table, read_table
 
@@ -1253,13 +1252,6 @@ def _share_campuses(cohort, group, pool, campuses, schools, seed, problems) -> d
     }
 
 
-def _copy_as(source: Path, folder: Path, stem: str, out: Path) -> str:
-    """Copy an input byte for byte as `folder/stem.ext`; returns its path relative to `out`."""
-    target = folder / f"{stem}{source.suffix.lower()}"
-    shutil.copyfile(source, target)
-    return target.relative_to(out).as_posix()
-
-
 def _copy_inputs(out, pupils_path, schools_path, group, class_counts_path, requests_path):
     inputs = out / INPUTS
     inputs.mkdir()
@@ -1268,21 +1260,21 @@ def _copy_inputs(out, pupils_path, schools_path, group, class_counts_path, reque
         # Keep the run folder's layout, so that the copy is itself a valid pupils input.
         run_copy = inputs / LOTTERY_RUN
         (run_copy / INPUTS).mkdir(parents=True)
-        copies["assignments"] = _copy_as(
+        copies["assignments"] = copy_input(
             pupils_path / "assignments.csv", run_copy, "assignments", out
         )
         applicants = find_table(pupils_path / INPUTS, "applicants")
-        copies["applicants"] = _copy_as(applicants, run_copy / INPUTS, "applicants", out)
+        copies["applicants"] = copy_input(applicants, run_copy / INPUTS, "applicants", out)
     else:
-        copies["pupils"] = _copy_as(pupils_path, inputs, "pupils", out)
-    copies["schools"] = _copy_as(schools_path, inputs, "schools", out)
+        copies["pupils"] = copy_input(pupils_path, inputs, "pupils", out)
+    copies["schools"] = copy_input(schools_path, inputs, "schools", out)
     if group is not None:
         for stem in ("groups", "group_members"):
-            copies[stem] = _copy_as(find_table(schools_path.parent, stem), inputs, stem, out)
+            copies[stem] = copy_input(find_table(schools_path.parent, stem), inputs, stem, out)
     if class_counts_path is not None:
-        copies["class_counts"] = _copy_as(Path(class_counts_path), inputs, "class_counts", out)
+        copies["class_counts"] = copy_input(Path(class_counts_path), inputs, "class_counts", out)
     if requests_path is not None:
-        copies["requests"] = _copy_as(Path(requests_path), inputs, "requests", out)
+        copies["requests"] = copy_input(Path(requests_path), inputs, "requests", out)
     return copies
 
 

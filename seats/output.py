@@ -66,3 +66,12 @@ def staged_output(
     finally:
         if stage.exists():
             shutil.rmtree(stage)
+
+
+def copy_input(source: Path, folder: Path, stem: str, run_dir: Path) -> str:
+    """Copy an input byte for byte as `folder/stem.ext` (the run folder's own copy, so that the
+    folder verifies on its own); returns its path relative to `run_dir`, as the audit log
+    records it."""
+    target = folder / f"{stem}{Path(source).suffix.lower()}"
+    shutil.copyfile(source, target)
+    return target.relative_to(run_dir).as_posix()

@@ -33,7 +33,7 @@ from seats.lottery import (
     unknown_categories,
     waitlists,
 )
-from seats.output import check_output_folder, sha256_file, staged_output, write_csv
+from seats.output import check_output_folder, copy_input, sha256_file, staged_output, write_csv
 from seats.seed import canonical_seed
 
 INPUTS = "inputs"
@@ -86,13 +86,6 @@ class RunSummary:
             lines.append(f"    ... and {len(self.oversubscribed) - 10} more (see schools.csv)")
         lines += self.messages
         return "\n".join(lines)
-
-
-def _copy_input(source: Path, inputs: Path, stem: str) -> str:
-    """Copy an input byte for byte under a fixed name; returns the path relative to the run."""
-    target = inputs / f"{stem}{source.suffix.lower()}"
-    shutil.copyfile(source, target)
-    return f"{INPUTS}/{target.name}"
 
 
 def write_results(out: Path, result: Draw) -> dict[str, int]:
@@ -297,7 +290,7 @@ def run_lottery(
         inputs = out / INPUTS
         inputs.mkdir()
         copies = {
-            role: _copy_input(Path(path), inputs, role)
+            role: copy_input(Path(path), inputs, role, out)
             for role, path in paths.items()
             if path is not None
         }

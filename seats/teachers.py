@@ -41,7 +41,6 @@ improvements; if its result had a larger max - min spread than the start, the st
 from __future__ import annotations
 
 import hashlib
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +52,7 @@ from seats.classes import CLASSES
 from seats.errors import InputError, Problem, Problems
 from seats.lottery import check_seed
 from seats.model import FLAGS, LEVELS
-from seats.output import sha256_file, staged_output, write_csv
+from seats.output import copy_input, sha256_file, staged_output, write_csv
 from seats.run import INPUTS
 from seats.tables import find_table, read_table
 
@@ -411,12 +410,6 @@ def _pool_key(pool: Pool, school_ids: list[str]) -> str:
     return "+".join(school_ids[s] for s in pool.schools)
 
 
-def _copy_as(source: Path, folder: Path, stem: str, out: Path) -> str:
-    target = folder / f"{stem}{source.suffix.lower()}"
-    shutil.copyfile(source, target)
-    return target.relative_to(out).as_posix()
-
-
 def assign_teachers(
     classes_dir: Path | str,
     teachers_path: Path | str,
@@ -455,15 +448,15 @@ def assign_teachers(
         run_copy = inputs / CLASSES_RUN
         (run_copy / INPUTS).mkdir(parents=True)
         copies = {
-            "classes": _copy_as(classes_dir / CLASSES, run_copy, "classes", out),
-            "schools": _copy_as(schools_path, run_copy / INPUTS, "schools", out),
-            "teachers": _copy_as(teachers_path, inputs, "teachers", out),
+            "classes": copy_input(classes_dir / CLASSES, run_copy, "classes", out),
+            "schools": copy_input(schools_path, run_copy / INPUTS, "schools", out),
+            "teachers": copy_input(teachers_path, inputs, "teachers", out),
         }
         for folder in group_folders:
             found = [find_table(folder, stem) for stem in ("groups", "group_members")]
             if all(found):
                 for stem, path in zip(("groups", "group_members"), found, strict=True):
-                    copies[stem] = _copy_as(path, inputs, stem, out)
+                    copies[stem] = copy_input(path, inputs, stem, out)
                 break
         rows = _write_outputs(out, results, teachers, school_ids)
         log = AuditLog(out / AUDIT_FILE)

@@ -15,7 +15,7 @@ Each replication takes, per zone, round(A_z x E_z / E0_z) applicants drawn with 
 the applicants file's applicants of that zone (A_z of them), E_z being the replication's entrants
 (children aged 3 x take-up) of the zone in the chances year and E0_z the deterministic entrants of
 the file's year; each keeps their choices, category and sibling, so their tiers (policy file).
-Fresh random lottery numbers, the policy's mechanism (seats.kernels), and counts per school,
+Fresh random lottery numbers, the policy's mechanism (seats.lottery.kernels), and counts per school,
 tier and choice position. A probability is admitted / applications pooled over replications,
 with the standard error of that ratio estimator across replications. Planned schools take no
 applications (the file's choices do not name them); expansions add seats.
@@ -40,11 +40,11 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from seats.io.model import INCLUSIVE_SECTORS, District, load_district
+from seats.io.output import check_output_folder, staged_output, write_csv
+from seats.io.summary import PLAN_TARGETS_2025, format_table
 from seats.lottery import Lottery, entry_tiers
-from seats.model import INCLUSIVE_SECTORS, District, load_district
-from seats.output import check_output_folder, staged_output, write_csv
-from seats.policy import DEFAULT_POLICY, load_policy
-from seats.summary import PLAN_TARGETS_2025, format_table
+from seats.lottery.policy import DEFAULT_POLICY, load_policy
 from sim import mc_kernels
 from sim.plan import read_plan
 from sim.projection import (

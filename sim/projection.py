@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from seats.model import District
+from seats.io.model import District
 from sim.network import LEVEL_AGES, LEVEL_YEARS, births_by_year, build_network, serves_edges
 from sim.plan import Plan, apply_plan
 

@@ -12,8 +12,8 @@ import numba
 import numpy as np
 import pytest
 
+from seats.io.model import embedded_dataset, load_district
 from seats.lottery import allocate, load_lottery
-from seats.model import embedded_dataset, load_district
 from sim import mc_kernels
 from sim.flow import FlowProblem, max_flow
 from sim.forecast import (

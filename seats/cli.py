@@ -144,7 +144,20 @@ def lottery_inputs(func):
             "--zones",
             "zones_path",
             type=click.Path(path_type=Path),
-            help="Zones file (zone centres), needed by --fallback nearest.",
+            help="Zones file (zone centres); default: zones.csv beside the schools file.",
+        ),
+        click.option(
+            "--catchments",
+            "catchments_path",
+            type=click.Path(path_type=Path),
+            help="catchments.csv (school_id, community_id): each school's 划片, for in_catchment.",
+        ),
+        click.option(
+            "--communities",
+            "communities_path",
+            type=click.Path(path_type=Path),
+            help="communities.csv (community_id, zone_id, name, x_km, y_km): where children "
+            "live, for 统筹 distances.",
         ),
     ]
     for option in reversed(options):
@@ -169,6 +182,7 @@ def lottery_inputs(func):
 )
 @output_folder("Run folder to create.", "Replace a non-empty run folder.")
 @click.option("--level", help="Use only the schools of this level (with a district schools.csv).")
+@click.option("--sector", help="Use only the schools of this sector, e.g. public (公办园派位).")
 @click.option(
     "--fallback",
     type=click.Choice(["nearest"]),
@@ -180,26 +194,28 @@ def lottery_run(
     applicants_path,
     policy_path,
     zones_path,
+    catchments_path,
+    communities_path,
     seed,
     seed_parts,
     commitment_path,
     out_dir,
     force,
     level,
+    sector,
     fallback,
     encoding,
 ) -> None:
     """Draw an admission lottery and write the run folder (all or nothing)."""
     from seats.lottery.run import RunOptions, run_lottery
 
-    if fallback == "nearest" and zones_path is None:
-        raise click.UsageError("--fallback nearest needs --zones")
     if seed and seed_parts:
         raise click.UsageError("give either --seed or --seed-part, not both")
     options = RunOptions(
         seed=seed,
         seed_parts=list(seed_parts) or None,
         level=level,
+        sector=sector,
         fallback=fallback,
         encoding=encoding,
     )
@@ -210,6 +226,8 @@ def lottery_run(
         options,
         policy_path=policy_path,
         zones_path=zones_path,
+        catchments_path=catchments_path,
+        communities_path=communities_path,
         commitment_path=commitment_path,
         force=force,
         command=sys.argv[1:],
@@ -232,6 +250,7 @@ def lottery_run(
     help="commitment.json to write.",
 )
 @click.option("--level", help="The level the draw will use (as in `lottery run --level`).")
+@click.option("--sector", help="The sector the draw will use (as in `lottery run --sector`).")
 @click.option("--fallback", type=click.Choice(["nearest"]), help="As in `lottery run`.")
 @click.option("--force", is_flag=True, help="Replace an existing commitment file.")
 @encoding_option
@@ -240,26 +259,27 @@ def lottery_commit(
     applicants_path,
     policy_path,
     zones_path,
+    catchments_path,
+    communities_path,
     seed_source,
     out_path,
     level,
+    sector,
     fallback,
     force,
     encoding,
 ) -> None:
     """Fix the inputs by their SHA-256 before the seed is known (publish the file)."""
     from seats.lottery.commitment import make_commitment, write_commitment
+    from seats.lottery.problem import input_paths
 
-    paths = {
-        "schools": schools_path,
-        "applicants": applicants_path,
-        "policy": policy_path,
-        "zones": zones_path,
-    }
+    paths = input_paths(
+        schools_path, applicants_path, policy_path, zones_path, catchments_path, communities_path
+    )
     for role, path in paths.items():
         if path is not None and not Path(path).is_file():
             raise BadInput(f"error: {path}: no such file ({role})")
-    options = {"level": level, "fallback": fallback, "encoding": encoding}
+    options = {"level": level, "sector": sector, "fallback": fallback, "encoding": encoding}
     commitment = make_commitment(paths, seed_source, options)
     write_commitment(commitment, out_path, force=force)
     click.echo(f"wrote {out_path}")

@@ -31,21 +31,30 @@ FORECAST_RUNS = 1_000
 class DemoLottery:
     name: str
     level: str
+    sector: str | None
     applicants: str
     policy: str
     fallback: str | None
 
 
 DEMO_LOTTERIES = (
+    # 公办幼儿园电脑派位: the public kindergartens only; the others admit directly
     DemoLottery(
         "kindergarten_2021",
         "kindergarten",
+        "public",
         "applicants_kindergarten_2021.csv",
         "policy_kindergarten.toml",
         None,
     ),
+    # 小学: the draw, then 统筹 into public schools with seats left
     DemoLottery(
-        "primary_2021", "primary", "applicants_primary_2021.csv", "policy_primary.toml", "nearest"
+        "primary_2021",
+        "primary",
+        None,
+        "applicants_primary_2021.csv",
+        "policy_primary.toml",
+        "nearest",
     ),
 )
 
@@ -66,9 +75,8 @@ def run_demo(
             data / "schools.csv",
             data / job.applicants,
             out_dir / job.name,
-            RunOptions(seed=seed, level=job.level, fallback=job.fallback),
+            RunOptions(seed=seed, level=job.level, sector=job.sector, fallback=job.fallback),
             policy_path=data / job.policy,
-            zones_path=data / "zones.csv" if job.fallback else None,
             force=force,
             command=["seats", "demo"],
         )

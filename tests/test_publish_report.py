@@ -19,9 +19,10 @@ from seats.io.output import sha256_file
 from seats.lottery import lottery_number
 from seats.lottery.commitment import make_commitment, write_commitment
 from seats.lottery.run import RunOptions, run_lottery
-from seats.supervision import report
+from seats.supervision import pdf
+from seats.supervision.pdf import find_cjk_font
 from seats.supervision.publish import PUBLIC_COLUMNS, ROWS_PER_PAGE, mask_id, publish_results
-from seats.supervision.report import find_cjk_font, number_command, write_report
+from seats.supervision.report import number_command, write_report
 
 SEED = "test seed 2021"
 SCHOOLS = {
@@ -237,7 +238,7 @@ def test_publish_refuses_a_changed_run_and_writes_nothing(run_dir, tmp_path):
 @pytest.fixture(scope="module")
 def no_font_report(run_dir, tmp_path_factory):
     patch = pytest.MonkeyPatch()
-    patch.setattr(report, "find_cjk_font", lambda: None)
+    patch.setattr(pdf, "find_cjk_font", lambda: None)
     try:
         out = tmp_path_factory.mktemp("report") / "report.pdf"
         return out, write_report(run_dir, out)
@@ -287,7 +288,7 @@ def test_report_without_cjk_font_uses_ids_and_warns(no_font_report):
 
 
 def test_report_shows_commitment_and_seed_parts(tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "find_cjk_font", lambda: None)
+    monkeypatch.setattr(pdf, "find_cjk_font", lambda: None)
     schools, people, policy = make_inputs(tmp_path / "in", 20, "single", [])
     inputs = {"schools": schools, "applicants": people, "policy": policy, "zones": None}
     commitment = tmp_path / "commitment.json"
@@ -312,6 +313,6 @@ def test_report_with_cjk_font_prints_school_names(run_dir, tmp_path):
 
 
 def test_report_is_byte_reproducible(run_dir, no_font_report, tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "find_cjk_font", lambda: None)
+    monkeypatch.setattr(pdf, "find_cjk_font", lambda: None)
     again = write_report(run_dir, tmp_path / "again.pdf")
     assert again.sha256 == no_font_report[1].sha256

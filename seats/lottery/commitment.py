@@ -19,7 +19,7 @@ COMMITMENT_KIND = "seats lottery commitment"
 
 
 # The run options that change who gets a seat: a commitment fixes them with the files.
-COMMITTED_OPTIONS = ("level", "fallback", "encoding")
+COMMITTED_OPTIONS = ("level", "sector", "fallback", "encoding")
 
 
 def make_commitment(

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from seats.io.audit import AUDIT_FILE
 from seats.io.output import sha256_file
+from seats.supervision import pdf
 from seats.supervision.pdf import (
     A4_LANDSCAPE,
     INSTALL_HINT,
@@ -29,7 +30,6 @@ from seats.supervision.pdf import (
     Fonts,
     Page,
     TextFlow,
-    find_cjk_font,
     fonts_for,
     render_pdf,
     replacing,
@@ -341,7 +341,7 @@ def write_report(run_dir: Path, out_pdf: Path) -> ReportSummary:
     assignments = read_rows(run.run_dir / "assignments.csv")
     names = school_names(run)
     example = _example(assignments)
-    cjk = find_cjk_font()
+    cjk = pdf.find_cjk_font()  # looked up here so that tests can take the font away
     # With a CJK font: embedded TrueType for the Chinese names and titles. Without: the faster
     # core fonts, unless some recorded text (seed, ids, tier names) needs more than cp1252.
     recorded = [json.dumps(r["payload"], ensure_ascii=False) for r in run.records]

@@ -849,6 +849,7 @@ STAFF_P = 0.01  # a parent works at a school of the level (教职工子女)
 OUTSIDE_WINDOW_P = {"after": 0.006, "before": 0.004}  # born outside the 9/1 - 8/31 window
 SECOND_CATCHMENT_P, THIRD_CATCHMENT_P = 0.22, 0.06  # 多校划片: a community in 2 or 3 学区
 GROUP_CHOICE_P = 0.4  # in such a community, 1st position "P01|P02": any of them
+CATCHMENT_HOME_P = 0.7  # a child lives in the 学区 of their first choice (if in their zone)
 
 
 def build_communities() -> list[list]:
@@ -913,9 +914,11 @@ def add_admission_columns(rows, level, schools, communities, catchments) -> list
         by_zone.setdefault(zid, []).append(cid)
     schools_of: dict[str, list[str]] = {}
     level_ids = {s["school_id"] for s in schools if s["level"] == level}
+    communities_of: dict[str, list[str]] = {}
     for sid, cid in catchments:
         if sid in level_ids:
             schools_of.setdefault(cid, []).append(sid)
+            communities_of.setdefault(sid, []).append(cid)
     first, last = (
         (datetime.date(2014, 9, 1), datetime.date(2015, 8, 31))
         if level == "primary"
@@ -926,9 +929,12 @@ def add_admission_columns(rows, level, schools, communities, catchments) -> list
     while k < len(rows):
         row = list(rows[k])
         zid = row[1]
-        pool = by_zone[zid]
-        community = pool[d.int_below(len(pool))]
         choices = row[2].split(";") if row[2] else []
+        pool = by_zone[zid]
+        home = [c for c in communities_of.get(choices[0], []) if c in pool] if choices else []
+        if home and d.bernoulli(CATCHMENT_HOME_P):  # most families apply to their 学区 school
+            pool = home
+        community = pool[d.int_below(len(pool))]
         group = sorted(schools_of.get(community, []))
         if (
             level == "primary"
@@ -1226,7 +1232,7 @@ def build_class_requests(schools: list[dict], pr_apps: list[list]) -> list[list]
         eligible = "2014-09-01" <= row[6] <= "2015-08-31"  # the policy's window (born_from/to)
         if eligible and row[2] and row[2].split(";")[0] in safe:
             by_school.setdefault(row[2].split(";")[0], []).append(row)
-    schools_used = sorted(sid for sid, rows in by_school.items() if len(rows) >= 60)
+    schools_used = sorted(sid for sid, rows in by_school.items() if len(rows) >= 30)
     requests = []
     for kind in ["together"] * 6 + ["apart"] * 3 + ["fixed"]:
         sid = schools_used[d.int_below(len(schools_used))]

@@ -499,3 +499,143 @@ def test_a_sibling_at_another_level_just_does_not_hold(tmp_path):
     )
     lottery = load_lottery(schools, applicants, "x", level="primary")
     assert allocate(lottery).school.tolist() == [0]
+
+
+# --- the district: mistakes found by a new user, and explain's new reasons ------------------------
+
+DATASET = Path(__file__).resolve().parents[1] / "data" / "xinghualing"
+
+
+def _district_run(tmp_path: Path, *extra: str, level: str = "primary") -> Path:
+    from click.testing import CliRunner
+
+    from seats.cli import cli
+
+    out = tmp_path / f"run_{level}"
+    args = [
+        "lottery",
+        "run",
+        "--schools",
+        str(DATASET / "schools.csv"),
+        "--applicants",
+        str(DATASET / f"applicants_{level}_2021.csv"),
+        "--policy",
+        str(DATASET / f"policy_{level}.toml"),
+        "--seed",
+        "rules v2",
+        "--out",
+        str(out),
+        *extra,
+    ]
+    result = CliRunner().invoke(cli, args)
+    return out, result
+
+
+def test_fallback_without_level_on_several_levels_is_refused(tmp_path):
+    _, result = _district_run(tmp_path, "--fallback", "nearest")
+    assert result.exit_code == 2
+    assert "several levels" in result.output and "--level" in result.output
+
+
+def test_fallback_seats_children_only_in_public_schools_of_their_level(tmp_path):
+    out, result = _district_run(tmp_path, "--level", "primary", "--fallback", "nearest")
+    assert result.exit_code == 0, result.output
+    schools = {r["school_id"]: r for r in read_rows(DATASET / "schools.csv")}
+    rows = read_rows(out / "assignments.csv")
+    assigned = [r for r in rows if r["status"] == "assigned"]
+    assert len(assigned) > 100
+    for r in assigned:
+        assert schools[r["school_id"]]["level"] == "primary"
+        assert schools[r["school_id"]]["sector"] == "public"
+        assert float(r["distance_km"]) >= 0
+    assert all(r["status"] != "unplaced" for r in rows)  # every eligible child is seated
+    families: dict[str, set[str]] = {}
+    applicants = {r["applicant_id"]: r for r in read_rows(DATASET / "applicants_primary_2021.csv")}
+    for r in rows:
+        family = applicants[r["applicant_id"]]["family_id"]
+        if family and r["status"] != "ineligible":
+            families.setdefault(family, set()).add(r["school_id"])
+    assert families and all(len(s) == 1 for s in families.values())
+
+
+def test_a_zone_typo_is_refused_without_zones_option(tmp_path):
+    rows = read_rows(DATASET / "applicants_primary_2021.csv")
+    rows[3]["zone_id"] = "Z99"
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for name in ("schools.csv", "zones.csv", "catchments.csv", "communities.csv"):
+        (folder / name).write_bytes((DATASET / name).read_bytes())
+    write_csv(folder / "a.csv", list(rows[0]), rows)
+    with pytest.raises(InputError, match=r"a\.csv:5: zone_id: unknown zone 'Z99'"):
+        load_lottery(
+            folder / "schools.csv",
+            folder / "a.csv",
+            "x",
+            DATASET / "policy_primary.toml",
+            level="primary",
+        )
+    (folder / "zones.csv").unlink()  # no zones file at all: the schools' zones are the check
+    with pytest.raises(InputError, match="Z99"):
+        load_lottery(
+            folder / "schools.csv",
+            folder / "a.csv",
+            "x",
+            DATASET / "policy_primary.toml",
+            level="primary",
+        )
+
+
+def test_explain_names_every_new_reason(tmp_path):
+    from seats.supervision.explain import RunView
+
+    out, result = _district_run(tmp_path, "--level", "primary", "--fallback", "nearest")
+    assert result.exit_code == 0, result.output
+    rows = read_rows(out / "assignments.csv")
+    applicants = {r["applicant_id"]: r for r in read_rows(DATASET / "applicants_primary_2021.csv")}
+    view = RunView(out)
+
+    def first(condition):
+        return next(r["applicant_id"] for r in rows if condition(r, applicants[r["applicant_id"]]))
+
+    ineligible = view.explain(first(lambda r, a: r["status"] == "ineligible")).render()
+    assert "出生日期" in ineligible and ("born after" in ineligible or "born before" in ineligible)
+    twin = view.explain(first(lambda r, a: a["family_id"] and r["status"] != "ineligible")).render()
+    assert "同胞随同录取" in twin and "family unit" in twin
+    grouped = view.explain(first(lambda r, a: "|" in a["choices"] and r["status"] != "ineligible"))
+    text = grouped.render()
+    assert "多校划片" in text and text.count("sha256sum") >= 3  # one line per school, and own
+    assigned = view.explain(first(lambda r, a: r["status"] == "assigned")).render()
+    assert "统筹" in assigned and "km" in assigned
+    reserve_rows = [r for r in rows if r["reserve"]]
+    assert reserve_rows, "the district's special-needs reserve takes some seats"
+    under = view.explain(reserve_rows[0]["applicant_id"]).render()
+    assert "随班就读" in under and "under the reserve 'special_needs'" in under
+    # the kindergartens' lottery: 随迁子女 of the 服务片区 ordered by residence years
+    kg_out, result = _district_run(
+        tmp_path, "--level", "kindergarten", "--sector", "public", level="kindergarten"
+    )
+    assert result.exit_code == 0, result.output
+    kg_view = RunView(kg_out)
+    kg_rows = read_rows(kg_out / "assignments.csv")
+    kg_applicants = read_rows(DATASET / "applicants_kindergarten_2021.csv")
+    migrants = [
+        r["applicant_id"]
+        for r, a in zip(kg_rows, kg_applicants, strict=True)
+        if r["status"] == "unplaced" and a["category"] == "C"
+    ]
+    decided = (kg_view.explain(aid).render() for aid in migrants)
+    waiting = next(text for text in decided if "residence_years" in text)  # order_by decided
+    assert "按 residence_years 从大到小" in waiting
+    # a reserve that did not help is named
+    losing = (
+        view.explain(r["applicant_id"]).render()
+        for r in rows
+        if r["status"] == "assigned" and applicants[r["applicant_id"]]["choices"]
+    )
+    assert any("预留学位" in text and "do not meet its conditions" in text for text in losing)
+    # a parent learns cutoffs, never another child's lottery number
+    numbers = {r["lottery_number"] for r in rows if r["lottery_number"]}
+    own = {r["lottery_number"] for r in rows}
+    for text in (twin, assigned, waiting):
+        for number in numbers - own:
+            assert number[:12] not in text

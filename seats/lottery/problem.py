@@ -92,26 +92,22 @@ class Units:
 
 
 def units_of(lottery: Lottery) -> Units:
+    """Eligible applicants sharing a family_id form one unit; everyone else is a unit alone.
+    Units are numbered in the order of their first member (whole-array operations)."""
     apps = lottery.applicants
     n = len(apps)
     eligible = lottery.eligible if lottery.eligible is not None else np.ones(n, dtype=bool)
-    of = np.empty(n, dtype=np.int64)
-    by_family: dict[str, int] = {}
-    first: list[int] = []
-    families = apps.family_ids or [""] * n
-    for a in range(n):
-        family = families[a]
-        if family and eligible[a]:
-            u = by_family.setdefault(family, len(first))
-            if u == len(first):
-                first.append(a)
-        else:
-            u = len(first)
-            first.append(a)
-        of[a] = u
-    size = np.bincount(of, minlength=len(first)).astype(np.int64)
-    first_array = np.array(first, dtype=np.int64)
-    return Units(of, size, eligible[first_array] if n else np.zeros(0, bool), first_array)
+    leader = np.arange(n, dtype=np.int64)  # a unit's first member, for every member
+    if any(apps.family_ids):
+        family = np.array(apps.family_ids, dtype=object)
+        joined = np.flatnonzero((family != "") & eligible)
+        _, code = np.unique(family[joined], return_inverse=True)
+        first = np.full(int(code.max(initial=-1)) + 1, n, dtype=np.int64)
+        np.minimum.at(first, code, joined)
+        leader[joined] = first[code]
+    leaders, of = np.unique(leader, return_inverse=True)
+    size = np.bincount(of, minlength=len(leaders)).astype(np.int64)
+    return Units(of.astype(np.int64), size, eligible[leaders], leaders.astype(np.int64))
 
 
 def first_entry_of_unit(lottery: Lottery, units: Units) -> np.ndarray:

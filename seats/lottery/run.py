@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from seats.io.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
+from seats.io.errors import InputError, Problem
 from seats.io.output import check_output_folder, copy_input, sha256_file, staged_output, write_csv
 from seats.lottery.allocation import ASSIGNED, INELIGIBLE, PLACED, Allocation, allocate
 from seats.lottery.commitment import check_against_commitment, load_commitment
@@ -303,7 +304,15 @@ def run_lottery(
         schools_path, applicants_path, policy_path, zones_path, catchments_path, communities_path
     )
     if options.fallback == "nearest" and "zones" not in paths and "communities" not in paths:
-        raise ValueError("--fallback nearest needs --zones (or communities.csv with --communities)")
+        raise InputError(
+            Problem(
+                "--fallback",
+                None,
+                None,
+                "the 统筹 stage needs where children live: give --zones (zone centres) or "
+                "--communities (community points)",
+            )
+        )
     commitment = None
     if commitment_path is not None:
         commitment = load_commitment(commitment_path)

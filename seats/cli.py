@@ -625,7 +625,11 @@ def explain(run_dir: Path, applicant_id: str) -> None:
     help="Folder for the demo's run folders.",
 )
 @click.option("--seed", default=None, help="Seed of the demo's draws (default: a fixed text).")
-@click.option("--force", is_flag=True, help="Replace the run folders of an earlier demo.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Use a non-empty folder that is not an earlier demo's (a demo's is always replaced).",
+)
 def demo(out_dir: Path, seed: str | None, force: bool) -> None:
     """Run the 2021 kindergarten and primary lotteries of the embedded district."""
     from seats.demo import DEMO_SEED, run_demo

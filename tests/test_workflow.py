@@ -56,3 +56,13 @@ def test_the_supervisors_workflow_runs_as_written(tmp_path):
     for name in ("public_list.pdf", "public_list.csv", "public_page.html"):
         assert (tmp_path / "public" / name).is_file()
     assert (tmp_path / "report.pdf").is_file()
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Set up and run", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    test_line = next(line for line in block.splitlines() if line.endswith("# the tests"))
+    command = test_line.split("  #", 1)[0].strip()
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert command in ci.splitlines()
+    assert "apt-get install" in ci and "chromium-driver" in ci and "SEATS_BROWSER_TESTS=1" in ci

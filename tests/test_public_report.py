@@ -146,7 +146,9 @@ def test_the_printed_shell_line_recomputes_lottery_numbers(tie_break):
 def test_report_without_cjk_font_uses_ids_and_warns(no_font_report):
     out, summary = no_font_report
     assert any("no CJK font" in w and "fonts-wqy-microhei" in w for w in summary.warnings)
-    text = "".join(pdf_text(out))
+    pages = pdf_text(out)
+    assert "has no CJK font" in pages[0]  # said on the first page, not only on the console
+    text = "".join(pages)
     assert "S2" in text
     assert not any(name in text for name, _zone, _seats in SCHOOLS.values())
 
@@ -172,6 +174,8 @@ def test_report_shows_commitment_and_seed_parts(tmp_path, monkeypatch):
 def test_report_with_cjk_font_prints_school_names(run_dir, tmp_path):
     summary = write_report(run_dir, tmp_path / "report.pdf")
     assert summary.warnings == []
+    first = pdf_text(tmp_path / "report.pdf")[0]
+    assert "电脑派位监督报告" in first and "经办人" in first and "公证员" in first
     schools_page = pdf_text(tmp_path / "report.pdf")[1]
     assert all(name in schools_page for name, _zone, _seats in SCHOOLS.values())
 

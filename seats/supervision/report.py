@@ -23,9 +23,11 @@ from matplotlib.figure import Figure
 from seats.io.audit import AUDIT_FILE
 from seats.io.output import sha256_file
 from seats.supervision import pdf
+from seats.supervision.labels import tier_labels
 from seats.supervision.pdf import (
     A4_LANDSCAPE,
     INSTALL_HINT,
+    NO_FONT_NOTE,
     Column,
     Fonts,
     Page,
@@ -51,21 +53,37 @@ class ReportSummary:
 
     def render(self) -> str:
         lines = [
-            f"supervisor's report -> {self.out_pdf} ({self.pages} pages, {self.schools} schools)"
+            f"监督报告 -> {self.out_pdf}（{self.pages} 页，{self.schools} 所学校）",
+            f"supervisor's report ({self.pages} pages, {self.schools} schools)",
         ]
         lines.append(f"  sha256 {self.sha256}")
-        lines += [f"warning: {w}" for w in self.warnings]
+        lines += [f"注意 warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+def bilingual(fonts: Fonts):
+    """Chinese first with English beside it; English alone where Chinese cannot be printed."""
+
+    def bi(chinese: str, english: str) -> str:
+        return f"{chinese} {english}" if fonts.chinese else english
+
+    return bi
 
 
 def _summary_pages(run: RunRecord, fonts: Fonts) -> list[Page]:
     flow = TextFlow(fonts)
+    bi = bilingual(fonts)
     info = run.run
-    title = "Supervisor's report" + (" 电脑派位监督报告" if fonts.chinese else "")
-    flow.add("title", title)
-    flow.add("body", f"Run folder: {run.run_dir.name}    recorded {run.time} (UTC)")
+    flow.add("title", bi("电脑派位监督报告", "Supervisor's report"))
+    if not fonts.chinese:
+        flow.add("body", NO_FONT_NOTE)
+    flow.add(
+        "body",
+        f"{bi('派位批次', 'Run folder')}: {run.run_dir.name}    "
+        f"{bi('记录时间', 'recorded')} {run.time} (UTC)",
+    )
 
-    flow.add("heading", "The run")
+    flow.add("heading", bi("本次派位", "The run"))
     flow.add("body", f"Tool: {info.get('tool', '?')}")
     versions = ", ".join(f"{k} {v}" for k, v in sorted(info.get("versions", {}).items()))
     flow.add("body", f"Versions: {versions}")
@@ -74,24 +92,38 @@ def _summary_pages(run: RunRecord, fonts: Fonts) -> list[Page]:
     flow.add("body", "Options: " + (", ".join(f"{k}={v}" for k, v in options.items()) or "none"))
 
     policy = info.get("policy", {})
-    flow.add("heading", "Policy (in full)")
+    flow.add("heading", bi("派位规则（全文）", "Policy (in full)"))
     flow.add(
         "body", f"mechanism = {policy.get('mechanism')}, tie_break = {policy.get('tie_break')}"
     )
+    labels = tier_labels(policy)
     for position, tier in enumerate(policy.get("tiers", []), start=1):
         conditions = [
             "applicant has a sibling at the school" if tier.get("sibling") else "",
             "applicant lives in the school's zone" if tier.get("same_zone") else "",
             f"category in {', '.join(tier['category'])}" if tier.get("category") else "",
         ]
+        label = labels.get(tier.get("name"), tier.get("name"))
+        shown = f"{label} ({tier.get('name')})" if fonts.chinese else tier.get("name")
         flow.add(
-            "body", f"tier {position} {tier.get('name')}: " + "; ".join(c for c in conditions if c)
+            "body",
+            f"{bi('第' + str(position) + '类', 'tier ' + str(position))} {shown}: "
+            + "; ".join(c for c in conditions if c),
         )
-    flow.add("body", f"tier {len(policy.get('tiers', [])) + 1} open: everyone else")
-    flow.add("body", "A school admits by tier first, then by lower lottery number.")
+    last = len(policy.get("tiers", [])) + 1
+    flow.add(
+        "body",
+        f"{bi('第' + str(last) + '类', 'tier ' + str(last))} "
+        f"{bi(labels['open'] + ' (open)', 'open')}: everyone else",
+    )
+    flow.add(
+        "body",
+        bi("各校先按类别、再按派位号从小到大录取。", "")
+        + "A school admits by tier first, then by lower lottery number.",
+    )
 
     seed = run.payload("seed") or {}
-    flow.add("heading", "Seed and lottery numbers")
+    flow.add("heading", bi("种子与派位号", "Seed and lottery numbers"))
     flow.add("mono", f"seed: {run.seed}")
     if seed.get("parts"):
         flow.add("body", "Joined from the public parts " + " | ".join(seed["parts"]))
@@ -100,7 +132,10 @@ def _summary_pages(run: RunRecord, fonts: Fonts) -> list[Page]:
 
     commitment = run.payload("commitment")
     if commitment:
-        flow.add("heading", "Commitment made before the seed was known")
+        flow.add(
+            "heading",
+            bi("派位前的承诺", "Commitment made before the seed was known"),
+        )
         flow.add("mono", f"{commitment.get('file')}  sha256 {commitment.get('sha256')}")
         flow.add("body", f"Seed source announced: {commitment.get('seed_source') or '(none)'}")
         used = {p.get("role"): p.get("sha256") for p in run.payloads("input")}
@@ -109,7 +144,7 @@ def _summary_pages(run: RunRecord, fonts: Fonts) -> list[Page]:
             same = "= the input used" if used.get(role) == digest else "DIFFERS from the input used"
             flow.add("mono", f"  {role:<11} {digest}  {same}")
 
-    flow.add("heading", "Digests (SHA-256) of every file")
+    flow.add("heading", bi("全部文件的摘要", "Digests (SHA-256) of every file"))
     for kind, name, rows, digest in run.file_digests():
         count = f"{rows:,} rows" if isinstance(rows, int) else ""
         flow.add("mono", f"{kind:<10} {name:<26} {count:>12}")
@@ -121,20 +156,32 @@ def _summary_pages(run: RunRecord, fonts: Fonts) -> list[Page]:
         flow.add("body", "Not in this folder (kept elsewhere): " + ", ".join(run.missing))
 
     end = run.payload("end") or {}
-    flow.add("heading", "Result")
+    flow.add("heading", bi("结果", "Result"))
     flow.add(
         "body",
         ", ".join(f"{k}: {v:,}" for k, v in end.items() if isinstance(v, int)) or "(no end record)",
     )
-    flow.add("heading", "Signatures")
-    for role in ("Operator", "Supervisor / notary", "Parent representative"):
-        flow.add("body", f"{role}: ______________________________   date: ____________")
+    flow.add("heading", bi("签字", "Signatures"))
+    roles = (
+        ("经办人", "Operator"),
+        ("监督人", "Supervisor"),
+        ("公证员", "Notary"),
+        ("家长代表", "Parent representative"),
+    )
+    for chinese, english in roles:
+        flow.add(
+            "body",
+            f"{bi(chinese, english)}: ______________________________   "
+            f"{bi('日期', 'date')}: ____________",
+        )
     return flow.page_list()
 
 
 def _school_pages(run: RunRecord, results: list[dict], names: dict, fonts: Fonts) -> list[Page]:
     tiers = [h[len("applicants_") :] for h in results[0] if h.startswith("applicants_")]
     code = {name: f"T{i}" for i, name in enumerate(tiers, start=1)}
+    labels = tier_labels(run.run.get("policy", {}))
+    bi = bilingual(fonts)
     show_names = bool(names) and fonts.chinese
     columns = [Column("school", 38)]
     if show_names:
@@ -164,7 +211,7 @@ def _school_pages(run: RunRecord, results: list[dict], names: dict, fonts: Fonts
             r["waitlist"],
         ]
         rows.append(row)
-    legend = "   ".join(f"{code[t]} = {t}" for t in tiers)
+    legend = "   ".join(f"{code[t]} = {labels.get(t, t) if fonts.chinese else t}" for t in tiers)
     notes = [
         "applicants by tier: T1..Tn; 1st = first choices; placed = admitted by choice;",
         "assigned = seated by the nearest-school stage; cut tier / cut number = tier and lottery",
@@ -174,7 +221,7 @@ def _school_pages(run: RunRecord, results: list[dict], names: dict, fonts: Fonts
 
     def heading(k: int, n: int) -> list[str]:
         return [
-            f"Results by school{' 各校派位结果' if fonts.chinese else ''} ({k}/{n})",
+            f"{bi('各校派位结果', 'Results by school')} ({k}/{n})",
             f"{run.run_dir.name}: seed {run.seed}",
         ]
 
@@ -197,6 +244,9 @@ def _label(school_id: str, names: dict, fonts: Fonts) -> str:
 def _chart_pages(
     run: RunRecord, results: list[dict], assignments: list[dict], names: dict, fonts: Fonts
 ) -> list[Page]:
+    bi = bilingual(fonts)
+    tier_text = tier_labels(run.run.get("policy", {}))
+
     def demand(fig: Figure) -> None:
         ranked = sorted(
             (r for r in results if int(r["seats"]) > 0),
@@ -215,8 +265,11 @@ def _chart_pages(
             label.set_fontfamily(fonts.sans)
         ax.set_xlabel("pupils")
         ax.legend(loc="lower right", fontsize=8)
-        shown = f"top {len(ranked)} of {len(results)}" if len(results) > len(ranked) else "all"
-        ax.set_title(f"Demand against seats ({shown} schools, by applicants per seat)", fontsize=11)
+        top = f"top {len(ranked)} of {len(results)}" if len(results) > len(ranked) else "all"
+        ax.set_title(
+            bi("报名与学位", "Demand against seats") + f"\n({top} schools, by applicants per seat)",
+            fontsize=11,
+        )
 
     def placements(fig: Figure) -> None:
         counts = Counter()
@@ -240,7 +293,10 @@ def _chart_pages(
             )
         ax.set_ylim(0, max([*values, 1]) * 1.2)
         ax.set_ylabel("applicants")
-        ax.set_title(f"Placements by choice rank ({len(assignments):,} applicants)", fontsize=11)
+        ax.set_title(
+            bi("按志愿录取情况", "Placements by choice rank") + f" ({len(assignments):,})",
+            fontsize=11,
+        )
 
         tiers = [h[len("applicants_") :] for h in results[0] if h.startswith("applicants_")]
         admitted: dict[str, Counter] = {}
@@ -259,7 +315,8 @@ def _chart_pages(
         colors = matplotlib.colormaps["tab10"]
         for i, tier in enumerate(tiers):
             values = [admitted[r["school_id"]][tier] for r in ranked]
-            label = f"{tier} ({total[tier]:,} in all)"
+            shown = tier_text.get(tier, tier) if fonts.chinese else tier
+            label = f"{shown} ({total[tier]:,} in all)"
             ax.barh(range(len(ranked)), values, left=left, color=colors(i % 10), label=label)
             left = [a + b for a, b in zip(left, values, strict=True)]
         ax.set_yticks(range(len(ranked)), [_label(r["school_id"], names, fonts) for r in ranked])
@@ -270,7 +327,10 @@ def _chart_pages(
         ax.legend(
             fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, frameon=False
         )
-        ax.set_title("Tier mix of admitted pupils (most oversubscribed schools)", fontsize=11)
+        ax.set_title(
+            bi("录取学生的类别构成", "Tier mix of admitted pupils") + " (most oversubscribed)",
+            fontsize=11,
+        )
 
     return [Page(demand), Page(placements)]
 
@@ -292,17 +352,21 @@ def number_command(
 
 def _verify_pages(run: RunRecord, example: dict | None, fonts: Fonts) -> list[Page]:
     flow = TextFlow(fonts)
-    flow.add("title", "How to verify this run" + (" 如何核验" if fonts.chinese else ""))
+    bi = bilingual(fonts)
+    flow.add("title", bi("如何核验", "How to verify this run"))
     flow.add(
         "body",
         "Nobody needs to trust the operator: with the run folder alone, anyone can check that "
         "the files are the ones on this paper and that the draw gives the same result again.",
     )
-    flow.add("heading", "1. Check the whole run (chain, digests, re-run of the draw)")
+    flow.add(
+        "heading",
+        "1. " + bi("整体核验", "Check the whole run (chain, digests, re-run of the draw)"),
+    )
     flow.add("mono", f"seats audit verify {shlex.quote(run.run_dir.name)}")
     flow.add("body", "It prints `verified` and exits 0, or names what does not match and exits 1.")
 
-    flow.add("heading", "2. Recompute a lottery number with sha256sum")
+    flow.add("heading", "2. " + bi("用 sha256sum 重算派位号", "Recompute a lottery number"))
     if run.tie_break == "multiple":
         flow.add("body", "Multiple tie-break: one number per applicant and school.")
     else:
@@ -318,7 +382,7 @@ def _verify_pages(run: RunRecord, example: dict | None, fonts: Fonts) -> list[Pa
         flow.add("mono", f"{example['lottery_number']}  -")
     flow.add("body", "A school admits by tier, then by the lower number (as hexadecimal text).")
 
-    flow.add("heading", "3. Recompute the file digests with sha256sum")
+    flow.add("heading", "3. " + bi("重算文件摘要", "Recompute the file digests with sha256sum"))
     flow.add("body", "In the run folder, this prints OK for each file printed on page 1:")
     flow.add("mono", f"cd {shlex.quote(run.run_dir.name)} && sha256sum -c <<'EOF'")
     for _kind, name, _rows, digest in run.file_digests():
@@ -346,7 +410,8 @@ def write_report(run_dir: Path, out_pdf: Path) -> ReportSummary:
     # core fonts, unless some recorded text (seed, ids, tier names) needs more than cp1252.
     recorded = [json.dumps(r["payload"], ensure_ascii=False) for r in run.records]
     example_id = [example["applicant_id"]] if example else []
-    fonts = Fonts(cjk) if cjk else fonts_for([run.run_dir.name, *recorded, *example_id])
+    core = fonts_for([run.run_dir.name, *recorded, *example_id]).core
+    fonts = Fonts(cjk) if cjk else Fonts(None, core=core)
     warnings_: list[str] = []
     if fonts.cjk is None:
         warnings_.append(
@@ -364,7 +429,7 @@ def write_report(run_dir: Path, out_pdf: Path) -> ReportSummary:
         count = render_pdf(
             temporary,
             pages,
-            title=f"Supervisor's report: {run.run_dir.name}",
+            title=f"电脑派位监督报告 Supervisor's report: {run.run_dir.name}",
             created=run.created,
             footer=footer,
             fonts=fonts,

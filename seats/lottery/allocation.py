@@ -59,13 +59,12 @@ def allocate(lottery: Lottery) -> Allocation:
     n = len(apps)
     reserve = np.full(n, -1, dtype=np.int64)
     if not lottery.needs_unit_kernels:
-        mechanism = {
-            "deferred_acceptance": kernels.deferred_acceptance,
-            "immediate_acceptance": kernels.immediate_acceptance,
-        }[lottery.policy.mechanism]
-        school, rank = mechanism(
-            apps.choice_ptr, apps.choice_school, prio.key, lottery.schools.seats
-        )
+        arrays = (apps.choice_ptr, apps.choice_school, prio.key, lottery.schools.seats)
+        if lottery.policy.mechanism == "deferred_acceptance":
+            # keys are distinct at every school by construction: no need to check them
+            school, rank = kernels.deferred_acceptance(*arrays, check_keys=False)
+        else:
+            school, rank = kernels.immediate_acceptance(*arrays)
         status = np.where(school >= 0, PLACED, UNPLACED).astype(object)
         return Allocation(school, rank, status, prio, reserve, np.full(n, np.nan))
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seats.lottery.numbers import _digests, _rank_digests, lottery_message
+from seats.lottery.numbers import _rank_digests, multiple_digests, single_digests
 from seats.lottery.policy import Conditions
 from seats.lottery.problem import Lottery, Units, first_entry_of_unit, units_of
 
@@ -158,7 +158,7 @@ def priorities(lottery: Lottery) -> Priorities:
     apps, seed, policy = lottery.applicants, lottery.seed, lottery.policy
     facts = _EntryFacts(lottery)
     tier = entry_tiers(lottery, facts)
-    applicant_digest = _digests(lottery_message(seed, a) for a in apps.ids)
+    applicant_digest = single_digests(seed, apps.ids)
     if policy.tie_break == "single":
         applicant_rank = (
             _rank_digests(applicant_digest) if len(apps) else np.zeros(0, dtype=np.int64)
@@ -167,10 +167,8 @@ def priorities(lottery: Lottery) -> Priorities:
         n_numbers = len(apps)
         entry_digest = None
     else:
-        school_ids = lottery.schools.ids
-        entry_digest = _digests(
-            lottery_message(seed, apps.ids[a], school_ids[s])
-            for a, s in zip(facts.app.tolist(), apps.choice_school.tolist(), strict=True)
+        entry_digest = multiple_digests(
+            seed, lottery.schools.ids, apps.choice_school, apps.ids, facts.app
         )
         number_rank = _rank_digests(entry_digest) if entry_digest else np.zeros(0, dtype=np.int64)
         n_numbers = len(number_rank)

@@ -26,7 +26,7 @@ from seats.io.model import (
     read_zones,
 )
 from seats.io.tables import Table, find_table, read_table
-from seats.lottery.numbers import _digests, _rank_digests, check_seed, lottery_message
+from seats.lottery.numbers import _rank_digests, check_seed, multiple_digests
 from seats.lottery.policy import DEFAULT_POLICY, Policy, load_policy
 
 INPUT_ROLES = ("schools", "applicants", "policy", "zones", "catchments", "communities")
@@ -133,10 +133,8 @@ def expand_groups(lottery: Lottery) -> None:
     starts[1:] = (app[1:] != app[:-1]) | (position[1:] != position[:-1])
     group = np.cumsum(starts) - 1
     grouped = np.flatnonzero(np.bincount(group)[group] > 1)
-    ids, school_ids = apps.ids, lottery.schools.ids
-    digests = _digests(
-        lottery_message(lottery.seed, ids[a], school_ids[s])
-        for a, s in zip(app[grouped].tolist(), apps.choice_school[grouped].tolist(), strict=True)
+    digests = multiple_digests(
+        lottery.seed, lottery.schools.ids, apps.choice_school[grouped], apps.ids, app[grouped]
     )
     number = np.zeros(len(app), dtype=np.int64)
     number[grouped] = _rank_digests(digests) + 1

@@ -16,12 +16,8 @@ from seats.io.errors import InputError
 from seats.lottery.commitment import make_commitment, write_commitment
 from seats.lottery.run import RunOptions, run_lottery
 from seats.supervision.codes import applicant_code, id_check, normalise_code, row_check, row_key
-from seats.supervision.publish import (
-    PUBLIC_COLUMNS,
-    cutoff_digits,
-    public_cutoff,
-    publish_results,
-)
+from seats.supervision.labels import cutoff_digits, public_cutoff
+from seats.supervision.publish import PUBLIC_COLUMNS, publish_results
 from seats.supervision.webpage import PUBLIC_PAGE
 
 SECRET = b"0123456789abcdef0123456789abcdef-test-district-secret"

@@ -6,6 +6,8 @@ policy without labels shows the default tiers in Chinese and any other tier by i
 
 from __future__ import annotations
 
+import math
+
 OPEN_LABEL = "其余申请人"
 DEFAULT_TIER_LABELS = {"sibling": "同胞优先", "same_zone": "片区内", "open": OPEN_LABEL}
 
@@ -48,3 +50,31 @@ def school_text(school_id: str, names: dict[str, str]) -> str:
     """新道街小学 (P15): the name first, the id beside it for the lists that use ids."""
     name = names.get(school_id, "")
     return f"{name}（{school_id}）" if name else school_id
+
+
+CUTOFF_ANONYMITY = 20  # applicants sharing the published digits of a cutoff number, at least
+
+
+def cutoff_digits(applicants: int) -> int:
+    """Hex digits of a cutoff number that may be published: at least CUTOFF_ANONYMITY
+    applicants share any such prefix on average (0 for small lotteries)."""
+    if applicants < CUTOFF_ANONYMITY * 16:
+        return 0
+    return math.floor(math.log(applicants / CUTOFF_ANONYMITY, 16))
+
+
+def public_cutoff(tier_label: str, number: str, applicants: int) -> tuple[str, str]:
+    """The cutoff as it may be told to anyone (Chinese, English): the tier of the last child
+    admitted and the first digits of its number, never the number. `seats explain` should
+    print this instead of the last admitted child's number."""
+    digits = cutoff_digits(applicants)
+    if not number:
+        return "未满额，申请者均录取", "not full: every applicant was admitted"
+    if digits == 0:
+        return f"录取至「{tier_label}」", f"admitted up to tier {tier_label}"
+    prefix = number[:digits]
+    return (
+        f"录取至「{tier_label}」，该类号码前{digits}位 ≤ {prefix}",
+        f"admitted up to tier {tier_label}, numbers whose first {digits} digits are at most "
+        f"{prefix}",
+    )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from seats.lottery.commitment import read_secret
 from seats.supervision.codes import applicant_code, id_check, row_check, row_key
 from seats.supervision.labels import (
     STATUS_EN,
+    public_cutoff,
     reserve_labels,
     school_text,
     status_text,
@@ -73,32 +73,6 @@ CUTOFF_COLUMNS = [
     "录取分界 cutoff",
 ]
 ROWS_PER_PAGE = 50
-CUTOFF_ANONYMITY = 20  # applicants sharing the published digits of a cutoff number, at least
-
-
-def cutoff_digits(applicants: int) -> int:
-    """Hex digits of a cutoff number that may be published: at least CUTOFF_ANONYMITY
-    applicants share any such prefix on average (0 for small lotteries)."""
-    if applicants < CUTOFF_ANONYMITY * 16:
-        return 0
-    return math.floor(math.log(applicants / CUTOFF_ANONYMITY, 16))
-
-
-def public_cutoff(tier_label: str, number: str, applicants: int) -> tuple[str, str]:
-    """The cutoff as it may be told to anyone (Chinese, English): the tier of the last child
-    admitted and the first digits of its number, never the number. `seats explain` should
-    print this instead of the last admitted child's number."""
-    digits = cutoff_digits(applicants)
-    if not number:
-        return "未满额，申请者均录取", "not full: every applicant was admitted"
-    if digits == 0:
-        return f"录取至「{tier_label}」", f"admitted up to tier {tier_label}"
-    prefix = number[:digits]
-    return (
-        f"录取至「{tier_label}」，该类号码前{digits}位 ≤ {prefix}",
-        f"admitted up to tier {tier_label}, numbers whose first {digits} digits are at most "
-        f"{prefix}",
-    )
 
 
 @dataclass

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from seats.io.audit import AUDIT_FILE
 from seats.io.output import sha256_file
 from seats.supervision import pdf
-from seats.supervision.labels import tier_labels
+from seats.supervision.labels import cutoff_digits, tier_labels
 from seats.supervision.pdf import (
     A4_LANDSCAPE,
     INSTALL_HINT,
@@ -40,7 +40,6 @@ from seats.supervision.pdf import (
 from seats.supervision.run_record import RunRecord, read_rows, read_run, school_names
 
 TOP_SCHOOLS = 25  # schools shown in the per-school charts
-CUTOFF_DIGITS = 12  # of the cutoff lottery number in the school table; enough to tell them apart
 
 
 @dataclass
@@ -177,25 +176,38 @@ def _summary_pages(run: RunRecord, fonts: Fonts) -> list[Page]:
     return flow.page_list()
 
 
+def _prefix(number: str, digits: int) -> str:
+    return number[:digits] + "…" if number and digits else ""
+
+
+def _applicants(run: RunRecord) -> int:
+    return sum(1 for _ in read_rows(run.run_dir / "assignments.csv"))
+
+
 def _school_pages(run: RunRecord, results: list[dict], names: dict, fonts: Fonts) -> list[Page]:
     tiers = [h[len("applicants_") :] for h in results[0] if h.startswith("applicants_")]
     code = {name: f"T{i}" for i, name in enumerate(tiers, start=1)}
     labels = tier_labels(run.run.get("policy", {}))
     bi = bilingual(fonts)
     show_names = bool(names) and fonts.chinese
-    columns = [Column("school", 38)]
+    zh = fonts.chinese
+    columns = [Column("学校" if zh else "school", 38)]
     if show_names:
-        columns.append(Column("name", 118))
-    columns += [Column("seats", 26, "right"), Column("applicants", 44, "right")]
-    columns += [Column("1st", 26, "right")]
+        columns.append(Column("校名", 118))
+    columns += [Column("学位" if zh else "seats", 26, "right")]
+    columns += [Column("报名" if zh else "applicants", 44, "right")]
+    columns += [Column("第一志愿" if zh else "1st", 26, "right")]
     columns += [Column(code[t], 26, "right") for t in tiers]
     columns += [
-        Column("placed", 30, "right"),
-        Column("assigned", 38, "right"),
-        Column("cut tier", 34),
-        Column("cut number", 58),
-        Column("waitlist", 38, "right"),
+        Column("录取" if zh else "placed", 30, "right"),
+        Column("统筹" if zh else "assigned", 38, "right"),
+        Column("末位类别" if zh else "cut tier", 34),
+        Column("末位号段" if zh else "cut digits", 58),
+        Column("候补" if zh else "waitlist", 38, "right"),
     ]
+    # Never another child's number (a number and the public seed identify a child): the
+    # cutoff as the public list gives it, its first digits only.
+    digits = cutoff_digits(_applicants(run))
     rows = []
     for r in results:
         row = [r["school_id"]]
@@ -207,15 +219,23 @@ def _school_pages(run: RunRecord, results: list[dict], names: dict, fonts: Fonts
             r["placed"],
             r["assigned"],
             code.get(r["cutoff_tier"], r["cutoff_tier"]),
-            r["cutoff_lottery_number"][:CUTOFF_DIGITS],
+            (r["cutoff_lottery_number"][:digits] + "…")
+            if r["cutoff_lottery_number"] and digits
+            else "",
             r["waitlist"],
         ]
         rows.append(row)
     legend = "   ".join(f"{code[t]} = {labels.get(t, t) if fonts.chinese else t}" for t in tiers)
     notes = [
-        "applicants by tier: T1..Tn; 1st = first choices; placed = admitted by choice;",
-        "assigned = seated by the nearest-school stage; cut tier / cut number = tier and lottery",
-        "number (first 12 hex digits) of the last pupil admitted by choice; waitlist = length.",
+        bi(
+            "按类别报名人数 T1..Tn；第一志愿 = 第一志愿人数；录取 = 按志愿录取；统筹 = 统筹安排；",
+            "applicants by tier: T1..Tn; 1st = first choices; placed = admitted by choice;",
+        ),
+        bi(
+            f"末位类别 / 号段 = 最后一名按志愿录取者的类别及派位号前{digits}位（不印完整号码）；",
+            f"assigned = 统筹; cut tier / digits = tier and first {digits} hex digits of the last",
+        ),
+        bi("候补 = 候补名单人数。", "admitted number (never a whole number); waitlist = length."),
         legend,
     ]
 

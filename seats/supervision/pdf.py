@@ -8,7 +8,9 @@ import datetime as dt
 import functools
 import logging
 import os
+import re
 import textwrap
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -238,6 +240,37 @@ STYLES = {
 }
 
 
+def _columns(char: str) -> int:
+    """Display columns of a character: CJK (East Asian wide) ones take two."""
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def _wrap(text: str, width: int, hang: str) -> list[str]:
+    """textwrap.wrap by display columns, so that Chinese lines (two columns a character, no
+    spaces between words) stay inside the page too."""
+    if all(_columns(c) == 1 for c in text):
+        return textwrap.wrap(text, width, subsequent_indent=hang, break_on_hyphens=False)
+    lines, line, used = [], "", 0
+    for word in re.findall(r"\S+\s*|\s+", text):
+        size = sum(map(_columns, word))
+        if used + size > width and line.strip():
+            lines.append(line.rstrip())
+            line, used = hang, len(hang)
+        if size > width - used:  # a run of Chinese longer than a line: break anywhere
+            for char in word:
+                if used + _columns(char) > width and line.strip():
+                    lines.append(line.rstrip())
+                    line, used = hang, len(hang)
+                line += char
+                used += _columns(char)
+        else:
+            line += word
+            used += size
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
+
+
 class TextFlow:
     """Lays out lines of text from the top of A4 pages down, starting a new page when full."""
 
@@ -254,9 +287,7 @@ class TextFlow:
         size, _family, _weight, space, width = STYLES[kind]
         # Wrapped command lines are indented so that a reader sees they continue.
         hang = "    " if kind == "mono" else ""
-        lines = textwrap.wrap(
-            text, width - indent, subsequent_indent=hang, break_on_hyphens=False
-        ) or [""]
+        lines = _wrap(text, width - indent, hang) or [""]
         for i, line in enumerate(lines):
             step = size * 1.35 + (space if i == 0 else 0)
             if not self.pages or self.y - step < MARGIN + 20:

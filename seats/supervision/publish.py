@@ -298,8 +298,7 @@ def publish_results(
         write_csv(stage / CUTOFFS_CSV, CUTOFF_COLUMNS, cutoff_rows)
         page_count = render_document(
             stage / PUBLIC_PDF,
-            flow,
-            table,
+            [flow, table],
             title=f"电脑派位结果公示 Public results list: {run.run_dir.name}",
             footer=f"seats lottery publish: {run.run_dir.name}, seed {run.seed}",
             fonts=fonts,

@@ -593,18 +593,37 @@ def _deferred_acceptance_units(
         for t in range(n_touched):
             s = touched[t]
             base = held_ptr[s]
-            m = 0
-            for i in range(held_count[s]):
-                cand[m] = held_entry[base + i]
+            # The held are in key order already: sort the new proposers alone (insertion
+            # sort, usually a few; a sort of the slice in the first round), then merge.
+            lo_new, hi_new = new_ptr[s], new_ptr[s + 1]
+            k = hi_new - lo_new
+            if k > 16:
+                for i in range(k):
+                    cand_key[i] = choice_key[by_school[lo_new + i]]
+                order = np.argsort(cand_key[:k])
+                for i in range(k):
+                    cand[i] = by_school[lo_new + order[i]]
+            else:
+                for i in range(k):
+                    e = by_school[lo_new + i]
+                    key = choice_key[e]
+                    j = i
+                    while j > 0 and choice_key[cand[j - 1]] > key:
+                        cand[j] = cand[j - 1]
+                        j -= 1
+                    cand[j] = e
+            h, i, m = 0, 0, 0
+            n_held = held_count[s]
+            while h < n_held or i < k:
+                if i == k or (
+                    h < n_held and choice_key[held_entry[base + h]] < choice_key[cand[i]]
+                ):
+                    ordered[m] = held_entry[base + h]
+                    h += 1
+                else:
+                    ordered[m] = cand[i]
+                    i += 1
                 m += 1
-            for i in range(new_ptr[s], new_ptr[s + 1]):
-                cand[m] = by_school[i]
-                m += 1
-            for i in range(m):
-                cand_key[i] = choice_key[cand[i]]
-            order = np.argsort(cand_key[:m])
-            for i in range(m):
-                ordered[i] = cand[order[i]]
             lo, hi = res_ptr[s], res_ptr[s + 1]
             for j in range(lo, hi):
                 reserve_free[j - lo] = res_seats[j]

@@ -183,17 +183,24 @@ def test_bom_is_accepted(district_copy):
     assert _check(district_copy)[0] == 0
 
 
-def test_gbk_needs_encoding_option(district_copy):
+def test_gbk_is_detected_per_file(district_copy):
+    """UTF-8 (with or without BOM) else GB18030, file by file; --encoding still overrides."""
     path = district_copy / "schools.csv"
     path.write_bytes(path.read_text(encoding="utf-8").encode("gbk"))
-    code, out = _check(district_copy)
-    assert code == 2
-    assert "schools.csv:2:" in out and "--encoding gbk" in out
+    assert _check(district_copy)[0] == 0  # schools in GBK beside the other files in UTF-8
     # The other files are plain ASCII/UTF-8 Chinese; convert them all to read with --encoding gbk.
     for other in district_copy.glob("*.csv"):
         if other != path:
             other.write_bytes(other.read_text(encoding="utf-8").encode("gbk"))
     assert _check(district_copy, "--encoding", "gbk")[0] == 0
+
+
+def test_neither_utf8_nor_gb18030_is_refused_with_its_line(district_copy):
+    path = district_copy / "zones.csv"
+    path.write_bytes(path.read_bytes() + b"Z99,\xff\xfe\x80,street,1,1,1\n")
+    code, out = _check(district_copy)
+    assert code == 2
+    assert "zones.csv:15: byte 0xff" in out and "--encoding" in out
 
 
 def test_empty_file(district_copy):
@@ -279,5 +286,5 @@ def test_absurd_numbers_are_reported_not_crashed_on(district_copy):
     _rewrite(district_copy / "schools.csv", huge)
     code, out = _check(district_copy)
     assert code == 2
-    assert "schools.csv:2: seats: 1e30 is too large" in out
+    assert "schools.csv:2: seats: '1e30' is not a whole number (digits 0-9 only)" in out
     assert "schools.csv:3: seats: 9223372036854775807 is too large" in out

@@ -138,8 +138,7 @@ def _class_plan(cohort: Cohort, key: str, pupils: list[int], n_classes: int, pro
         if cohort.fixed[p]:
             if cohort.fixed[p] > n_classes:
                 problems.add(
-                    cohort.file,
-                    cohort.lines[p],
+                    *cohort.where(p),
                     "fixed_class",
                     f"pupil '{cohort.ids[p]}' is fixed to class {cohort.fixed[p]} but {key} "
                     f"has {n_classes} classes",
@@ -345,8 +344,7 @@ def _share_campuses(cohort, group, pool, campuses, schools, seed, problems) -> d
         if cohort.fixed[p]:
             if cohort.school[p] not in campus_bin:
                 problems.add(
-                    cohort.file,
-                    cohort.lines[p],
+                    *cohort.where(p),
                     "fixed_class",
                     f"pupil '{cohort.ids[p]}' has a fixed class but school_id {cohort.school[p]} "
                     f"is the group, not one of its campuses",

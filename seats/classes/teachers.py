@@ -132,6 +132,7 @@ def read_teachers(path: Path, school_index: dict[str, int], problems: Problems, 
     for i, value in enumerate(rating.tolist()):
         if value > 100.0:
             problems.add(table.name, table.lines[i], "rating", f"{value:g} is above 100")
+    rating[(rating > 100.0) | (rating < 0.0)] = 0.0  # reported; never into the integer quality
     flags = {}
     for column in ("rotating", "homeroom"):
         values = table.choice(column, FLAGS, required=False)

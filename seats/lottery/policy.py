@@ -19,6 +19,7 @@ TIE_BREAKS = ("single", "multiple")
 POLICY_KEYS = ("mechanism", "tie_break", "tiers")
 TIER_KEYS = ("name", "sibling", "same_zone", "category")
 OPEN_TIER = "open"
+MAX_NAME_LENGTH = 64  # of a tier or category name: it is printed in every explanation and list
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ def load_policy(path: Path | str) -> Policy:
     except OSError as err:
         raise InputError(Problem(name, None, None, f"cannot read file: {err.strerror}")) from err
     except UnicodeDecodeError as err:
-        raise InputError(Problem(name, None, None, "policy file is not UTF-8")) from err
+        line = err.object[: err.start].count(b"\n") + 1
+        raise InputError(Problem(name, line, None, "policy file is not UTF-8")) from err
     return parse_policy(text, name)
 
 
@@ -131,6 +133,13 @@ def parse_policy(text: str, name: str = "policy.toml") -> Policy:
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
         column = f"column {match.group(2)}" if match else None
         raise InputError(Problem(name, line, column, f"not valid TOML: {message}")) from err
+    except RecursionError as err:  # tomllib recurses once per nested [ or {
+        depth, line = 0, 1
+        for line, content in enumerate(text.splitlines(), start=1):  # noqa: B007 (used below)
+            depth += sum(map(content.count, "[{")) - sum(map(content.count, "]}"))
+            if depth > 100:
+                break
+        raise InputError(Problem(name, line, None, "not valid TOML: nested too deeply")) from err
 
     where = _Locator(text)
     problems: list[Problem] = []
@@ -174,6 +183,11 @@ def parse_policy(text: str, name: str = "policy.toml") -> Policy:
             problem("name", f"tier {k + 1} needs a name", k)
             tier_name = f"tier{k + 1}"
         tier_name = tier_name.strip()
+        if len(tier_name) > MAX_NAME_LENGTH:
+            problem(
+                "name", f"tier name of {len(tier_name):,} characters (at most {MAX_NAME_LENGTH})", k
+            )
+            tier_name = f"tier{k + 1}"
         if tier_name == OPEN_TIER:
             problem("name", f"'{OPEN_TIER}' is the implicit last tier; choose another name", k)
         elif tier_name in names:
@@ -196,9 +210,13 @@ def parse_policy(text: str, name: str = "policy.toml") -> Policy:
                 not isinstance(category, list)
                 or not category
                 or not all(isinstance(c, str) and c.strip() for c in category)
+                or max(map(len, category)) > MAX_NAME_LENGTH
             ):
                 problem(
-                    "category", 'category must be a non-empty list of names, like ["A", "B"]', k
+                    "category",
+                    "category must be a non-empty list of names (each at most "
+                    f'{MAX_NAME_LENGTH} characters), like ["A", "B"]',
+                    k,
                 )
                 category = None
             else:

@@ -261,10 +261,13 @@ def lottery_commit(
             raise BadInput(f"error: {path}: no such file ({role})")
     options = {"level": level, "fallback": fallback, "encoding": encoding}
     commitment = make_commitment(paths, seed_source, options)
-    write_commitment(commitment, out_path, force=force)
+    digest = write_commitment(
+        commitment, out_path, force=force, protect=[p for p in paths.values() if p is not None]
+    )
     click.echo(f"wrote {out_path}")
     for role, entry in commitment["inputs"].items():
         click.echo(f"  {role:<10} {entry['sha256']}  {entry['file']}")
+    click.echo(f"publish the commitment's SHA-256 before the seed is known: {digest}")
 
 
 @lottery.command("publish")
@@ -282,11 +285,12 @@ def lottery_publish(run_dir: Path, out_dir: Path, force: bool) -> None:
 @click.option(
     "--out", "out_pdf", required=True, type=click.Path(path_type=Path), help="The PDF to write."
 )
-def report(run_dir: Path, out_pdf: Path) -> None:
+@click.option("--force", is_flag=True, help="Replace an existing report PDF.")
+def report(run_dir: Path, out_pdf: Path, force: bool) -> None:
     """The supervisor's report (PDF): digests, per-school results, charts, how to verify."""
     from seats.supervision.report import write_report
 
-    click.echo(write_report(run_dir, out_pdf).render())
+    click.echo(write_report(run_dir, out_pdf, force=force).render())
 
 
 @cli.command()

@@ -111,7 +111,7 @@ def run_demo(
     echo("== supervision: public lists (公示名单) and supervisor's reports ==")
     for name in summaries:
         echo(publish_results(out_dir / name, out_dir / f"{name}_public", force=force).render())
-        echo(write_report(out_dir / name, out_dir / f"{name}_report.pdf").render())
+        echo(write_report(out_dir / name, out_dir / f"{name}_report.pdf", force=force).render())
     echo("== supervision: re-running every draw from its folder ==")
     for name in [*summaries, "classes_2021", "teachers_2021"]:
         report = verify_run(out_dir / name)

@@ -281,8 +281,15 @@ def test_existing_folder_needs_force(primary_run, tmp_path):
     result = run(out)
     assert result.exit_code == 2 and "--force" in result.output
     assert (out / "keep.txt").exists()
-    assert run(out, "--force").exit_code == 0
-    assert not (out / "keep.txt").exists() and (out / "assignments.csv").exists()
+    # --force replaces only a folder that seats wrote (it left a marker there).
+    refused = run(out, "--force")
+    assert refused.exit_code == 2 and "not written by seats" in refused.output
+    assert (out / "keep.txt").exists()
+    ours = tmp_path / "ours"
+    assert run(ours).exit_code == 0
+    (ours / "extra.txt").write_text("x")
+    assert run(ours, "--force").exit_code == 0
+    assert not (ours / "extra.txt").exists() and (ours / "assignments.csv").exists()
 
 
 # --- bad input: file, line, column, exit 2, nothing written ---------------------------------------

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from seats.io.audit import utc_now
 from seats.io.errors import InputError, Problem
-from seats.io.output import sha256_file
+from seats.io.output import check_output_file, sha256_file
 
 COMMITMENT_KIND = "seats lottery commitment"
 
@@ -51,18 +52,30 @@ def make_commitment(
     }
 
 
-def write_commitment(commitment: dict, out: Path, *, force: bool = False) -> None:
+def write_commitment(
+    commitment: dict, out: Path, *, force: bool = False, protect: Iterable[Path] = ()
+) -> str:
     """Write the commitment whole (temporary file, then rename); never replace a published
-    one unless forced."""
+    one unless forced, nor any file but a commitment, nor an input (`protect`). Returns its
+    SHA-256, the digest to publish with it."""
     out = Path(out)
     if out.exists() and not force:
         raise FileExistsError(f"{out} exists; a commitment is published once (use --force)")
+    check_output_file(out, force, protect, _is_commitment)
     staged = out.with_name(f".{out.name}.tmp")
     staged.write_text(
         json.dumps(commitment, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
         encoding="utf-8",
     )
     os.replace(staged, out)
+    return sha256_file(out)
+
+
+def _is_commitment(path: Path) -> bool:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8")).get("kind") == COMMITMENT_KIND
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def load_commitment(path: Path) -> dict:

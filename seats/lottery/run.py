@@ -56,6 +56,7 @@ class RunSummary:
     oversubscribed: list[tuple[str, int, int, int]]  # school_id, seats, applicants, waitlist
     audit_records: int = 0
     messages: list[str] = field(default_factory=list)
+    head: str = ""  # hash of the audit log's last record: publish it after the draw
 
     def render(self) -> str:
         placed = sum(self.by_choice_rank.values())
@@ -77,6 +78,8 @@ class RunSummary:
         if len(self.oversubscribed) > 10:
             lines.append(f"    ... and {len(self.oversubscribed) - 10} more (see schools.csv)")
         lines += self.messages
+        if self.head:
+            lines.append(f"audit log head (publish it; `seats audit verify --head`): {self.head}")
         return "\n".join(lines)
 
 
@@ -374,7 +377,9 @@ def run_lottery(
             },
         )
 
-    return _summarise(out_dir, result, len(log.records))
+    summary = _summarise(out_dir, result, len(log.records))
+    summary.head = log.records[-1]["hash"]
+    return summary
 
 
 def replay_lottery(recorded: RecordedRun, inputs: dict[str, Path], out: Path) -> None:

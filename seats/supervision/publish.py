@@ -170,7 +170,7 @@ def publish_results(run_dir: Path, out_dir: Path, *, force: bool = False) -> Pub
             "waitlist: school:position for each school ranked above the result, in choice order.",
         ],
     )
-    with staged_output(out_dir, force) as stage:
+    with staged_output(out_dir, force, protect=[run_dir]) as stage:
         count = write_csv(stage / PUBLIC_CSV, PUBLIC_COLUMNS, rows)
         page_count = render_pdf(
             stage / PUBLIC_PDF,

@@ -21,7 +21,7 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from seats.io.audit import AUDIT_FILE
-from seats.io.output import sha256_file
+from seats.io.output import check_output_file, sha256_file, starts_with
 from seats.supervision.pdf import (
     A4_LANDSCAPE,
     INSTALL_HINT,
@@ -334,8 +334,10 @@ def _verify_pages(run: RunRecord, example: dict | None, fonts: Fonts) -> list[Pa
     return flow.page_list()
 
 
-def write_report(run_dir: Path, out_pdf: Path) -> ReportSummary:
-    """Write the supervisor's report of a run folder to `out_pdf` (replaced whole or untouched)."""
+def write_report(run_dir: Path, out_pdf: Path, *, force: bool = False) -> ReportSummary:
+    """Write the supervisor's report of a run folder to `out_pdf` (replaced whole or untouched;
+    an existing file only with `force` and only if it is a PDF; never inside the run folder)."""
+    check_output_file(Path(out_pdf), force, [Path(run_dir)], starts_with(b"%PDF-"))
     run = read_run(run_dir)
     results = read_rows(run.run_dir / "schools.csv")
     assignments = read_rows(run.run_dir / "assignments.csv")

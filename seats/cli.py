@@ -549,11 +549,21 @@ def audit() -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder holding the input files (found by digest) when the run has no copy.",
 )
-def audit_verify(run_dir: Path, inputs_dir: Path | None) -> None:
+@click.option(
+    "--commitment",
+    "published",
+    metavar="FILE|SHA256",
+    help="The commitment published before the draw (its file or SHA-256): the run's must be it.",
+)
+@click.option("--seed-source", help="The seed source published before the draw.")
+@click.option("--head", help="The audit log head published after the draw (the run printed it).")
+def audit_verify(run_dir: Path, inputs_dir: Path | None, published, seed_source, head) -> None:
     """Check the chain, the digests, and that re-running gives byte-identical outputs."""
     from seats.supervision.verify import verify_run
 
-    report = verify_run(run_dir, inputs_dir=inputs_dir)
+    report = verify_run(
+        run_dir, inputs_dir=inputs_dir, commitment=published, seed_source=seed_source, head=head
+    )
     for line in report.notes:
         click.echo(line)
     if report.problems:

@@ -111,7 +111,7 @@ class RunView:
     applicants."""
 
     def __init__(self, run_dir: Path | str):
-        recorded = RecordedRun.load(run_dir)
+        recorded = RecordedRun.load_verified(run_dir)
         self.run_dir, self.chain_problems = recorded.run_dir, recorded.chain_problems
         if recorded.tool != LOTTERY_TOOL:
             raise InputError(

@@ -125,7 +125,7 @@ def test_default_folder_is_the_embedded_dataset():
 
 
 def _rewrite(path: Path, edit) -> None:
-    rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
+    rows = list(csv.reader(path.open(encoding="utf-8-sig", newline="")))
     edit(rows)
     with path.open("w", encoding="utf-8", newline="") as handle:
         csv.writer(handle, lineterminator="\n").writerows(rows)
@@ -186,12 +186,12 @@ def test_bom_is_accepted(district_copy):
 def test_gbk_is_detected_per_file(district_copy):
     """UTF-8 (with or without BOM) else GB18030, file by file; --encoding still overrides."""
     path = district_copy / "schools.csv"
-    path.write_bytes(path.read_text(encoding="utf-8").encode("gbk"))
+    path.write_bytes(path.read_text(encoding="utf-8-sig").encode("gbk"))
     assert _check(district_copy)[0] == 0  # schools in GBK beside the other files in UTF-8
     # The other files are plain ASCII/UTF-8 Chinese; convert them all to read with --encoding gbk.
     for other in district_copy.glob("*.csv"):
         if other != path:
-            other.write_bytes(other.read_text(encoding="utf-8").encode("gbk"))
+            other.write_bytes(other.read_text(encoding="utf-8-sig").encode("gbk"))
     assert _check(district_copy, "--encoding", "gbk")[0] == 0
 
 
@@ -212,7 +212,7 @@ def test_empty_file(district_copy):
 
 def test_wrong_field_count(district_copy):
     path = district_copy / "zones.csv"
-    path.write_text(path.read_text(encoding="utf-8") + "Z14,extra\n", encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8-sig") + "Z14,extra\n", encoding="utf-8")
     code, out = _check(district_copy)
     assert code == 2
     assert "zones.csv:15: has 2 fields but the header has 6" in out
@@ -221,7 +221,7 @@ def test_wrong_field_count(district_copy):
 def test_xlsx_is_accepted_and_checked(district_copy):
     openpyxl = pytest.importorskip("openpyxl")
     source = district_copy / "schools.csv"
-    rows = list(csv.reader(source.open(encoding="utf-8", newline="")))
+    rows = list(csv.reader(source.open(encoding="utf-8-sig", newline="")))
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     for row in rows:
@@ -249,7 +249,7 @@ def test_xlsx_is_accepted_and_checked(district_copy):
 def test_bad_policy_in_folder(district_copy):
     path = district_copy / "policy_primary.toml"
     path.write_text(
-        path.read_text(encoding="utf-8").replace("deferred_acceptance", "deffered_acceptance"),
+        path.read_text(encoding="utf-8-sig").replace("deferred_acceptance", "deffered_acceptance"),
         encoding="utf-8",
     )
     code, out = _check(district_copy)

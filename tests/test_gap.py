@@ -343,7 +343,7 @@ def test_plan_without_required_columns(district, tmp_path):
 
 
 def read_rows(path):
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         return list(csv.DictReader(handle))
 
 

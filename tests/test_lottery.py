@@ -35,7 +35,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def read_rows(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -134,7 +134,7 @@ def test_inputs_are_copied_and_audited(primary_run):
     inputs = primary_run / "inputs"
     assert (inputs / "applicants.csv").read_bytes() == PRIMARY.read_bytes()
     assert (inputs / "policy.toml").read_bytes() == PRIMARY_POLICY.read_bytes()
-    lines = (primary_run / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (primary_run / "audit.jsonl").read_text(encoding="utf-8-sig").splitlines()
     assert '"kind":"run"' in lines[0] and '"kind":"end"' in lines[-1]
 
 
@@ -152,7 +152,7 @@ def _as_lists(lottery, key):
 def test_deferred_acceptance_on_the_district_is_stable(tmp_path, tie_break):
     policy = write(
         tmp_path / "p.toml",
-        PRIMARY_POLICY.read_text(encoding="utf-8").replace(
+        PRIMARY_POLICY.read_text(encoding="utf-8-sig").replace(
             'tie_break = "single"', f'tie_break = "{tie_break}"'
         ),
     )

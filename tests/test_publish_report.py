@@ -87,7 +87,7 @@ def make_run(
 
 
 def read_rows(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -130,7 +130,7 @@ def test_mask_keeps_first_and_last_character(applicant_id, masked):
 
 
 def test_public_list_has_only_the_public_columns(run_dir, published):
-    text = (published / "public_list.csv").read_text(encoding="utf-8")
+    text = (published / "public_list.csv").read_text(encoding="utf-8-sig")
     header = text.splitlines()[0]
     assert header.split(",") == PUBLIC_COLUMNS
     applicants = read_rows(run_dir / "inputs" / "applicants.csv")

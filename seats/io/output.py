@@ -8,20 +8,43 @@ import errno
 import glob
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from seats.io.tables import FORMULA_START
+
+# Written with a byte-order mark: Excel, where officials open these files, reads UTF-8 without
+# one as the local code page and garbles every Chinese name. Our own readers accept both.
+CSV_ENCODING = "utf-8-sig"
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_FORMULA_LIKE = re.compile(r"^[=+\-@\t\r]", re.MULTILINE)
+
+
+def neutralise(cell):
+    """A text cell that a spreadsheet would run as a formula (=, +, -, @, tab or carriage return
+    first, and not a plain number) gets a leading apostrophe, so that it is shown as text."""
+    if isinstance(cell, str) and cell[:1] in FORMULA_START and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+def formula_like(cells: list[str]) -> bool:
+    """True if some text cell would be changed by :func:`neutralise` (or might be: quick test)."""
+    return _FORMULA_LIKE.search("\n".join(cells)) is not None
+
 
 def write_csv(path: Path, header: list[str], rows: Iterable[Iterable]) -> int:
-    """Write UTF-8 CSV with '\\n' line ends (byte-identical everywhere); returns the row count."""
+    """Write UTF-8 CSV with a byte-order mark and '\\n' line ends (byte-identical everywhere),
+    formula-like cells neutralised; returns the row count."""
     count = 0
-    with open(path, "w", encoding="utf-8", newline="") as handle:
+    with open(path, "w", encoding=CSV_ENCODING, newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
+        writer.writerow([neutralise(cell) for cell in header])
         for row in rows:
-            writer.writerow(row)
+            writer.writerow([neutralise(cell) for cell in row])
             count += 1
     return count
 

@@ -18,7 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from seats.io.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
-from seats.io.output import check_output_folder, copy_input, sha256_file, staged_output, write_csv
+from seats.io.output import (
+    CSV_ENCODING,
+    check_output_folder,
+    copy_input,
+    formula_like,
+    sha256_file,
+    staged_output,
+    write_csv,
+)
 from seats.lottery.allocation import ASSIGNED, PLACED, Allocation, allocate
 from seats.lottery.commitment import check_against_commitment, load_commitment
 from seats.lottery.fallback import fallback_nearest
@@ -152,9 +160,9 @@ def _write_columns(path: Path, header: list[str], columns: list[list[str]]) -> i
     and names), the rows are joined directly, several times faster for the millions of rows
     of a national lottery. Otherwise write_csv formats them.
     """
-    if any(_csv_special().search("".join(column)) for column in columns):
+    if any(_csv_special().search("".join(c)) or formula_like(c) for c in columns):
         return write_csv(path, header, zip(*columns, strict=True))
-    with open(path, "w", encoding="utf-8", newline="") as handle:
+    with open(path, "w", encoding=CSV_ENCODING, newline="") as handle:
         handle.write(_csv_line(header))
         handle.writelines(",".join(row) + "\n" for row in zip(*columns, strict=True))
     return len(columns[0])

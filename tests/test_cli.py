@@ -51,7 +51,7 @@ def test_gap_bad_plan_exits_2_and_writes_nothing(tmp_path):
 
 def test_classes_and_teachers_commands(tmp_path):
     pupils = tmp_path / "pupils.csv"
-    rows = list(csv.DictReader((DATASET / "applicants_primary_2021.csv").open(encoding="utf-8-sig")))
+    rows = list(csv.DictReader((DATASET / "applicants_primary_2021.csv").open(encoding="utf-8")))
     with pupils.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(

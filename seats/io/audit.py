@@ -21,6 +21,12 @@ AUDIT_FILE = "audit.jsonl"
 MARKER = ".seats-output"  # seats.io.output.MARKER: left in every folder seats writes
 FILE_KINDS = ("input", "commitment", "output")  # the records that name a file of the folder
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# The inputs a run of each tool cannot be without (by the `tool` of its run record).
+REQUIRED_ROLES = {
+    "seats lottery run": ("schools", "applicants"),
+    "seats classes form": ("schools",),
+    "seats teachers assign": ("classes", "schools", "teachers"),
+}
 
 
 def canonical_json(value) -> bytes:
@@ -254,6 +260,7 @@ def structure_problems(records: list[dict], run_dir: Path) -> list[str]:
     if any(not isinstance(r.get("payload"), dict) for r in records):
         problems.append(f"{AUDIT_FILE}: every record has a payload object")
         return problems
+    problems += _shape_problems(records)
     root = Path(run_dir).resolve()
     seen: dict[str, int] = {}
     for line, payload in recorded_files(records):
@@ -269,6 +276,40 @@ def structure_problems(records: list[dict], run_dir: Path) -> list[str]:
         if name in seen:
             problems.append(f"{where}: file {name!r} is recorded twice (also line {seen[name]})")
         seen.setdefault(name, line)
+    return problems
+
+
+def _shape_problems(records: list[dict]) -> list[str]:
+    """Payload fields of the wrong type (what every reader of a record relies on)."""
+    problems = []
+    for record in records:
+        payload, where = record["payload"], f"{AUDIT_FILE}:{record['seq'] + 1}"
+        kind = record.get("kind")
+        if kind == "run" and (
+            not isinstance(payload.get("tool"), str)
+            or not isinstance(payload.get("options", {}), dict)
+            or not isinstance(payload.get("command", []), list)
+            or not all(isinstance(c, str) for c in payload.get("command") or [])
+        ):
+            problems.append(f"{where}: the run record needs a tool, options and a command")
+        elif kind == "seed" and (
+            not isinstance(payload.get("seed"), str)
+            or not (
+                payload.get("parts") is None
+                or (
+                    isinstance(payload["parts"], list)
+                    and all(isinstance(p, str) for p in payload["parts"])
+                )
+            )
+        ):
+            problems.append(f"{where}: the seed record needs the seed as text (and its parts)")
+        elif kind == "input" and not isinstance(payload.get("role"), str):
+            problems.append(f"{where}: an input record needs its role")
+    roles = [r["payload"].get("role") for r in records if r.get("kind") == "input"]
+    tool = records[0]["payload"].get("tool") if records[0].get("kind") == "run" else None
+    for role in REQUIRED_ROLES.get(tool, ()):
+        if roles.count(role) != 1:
+            problems.append(f"{AUDIT_FILE}: a run of {tool!r} records one {role} input")
     return problems
 
 

@@ -84,14 +84,27 @@ def load_commitment(path: Path) -> dict:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
         raise InputError(Problem(name, None, None, f"cannot read file: {err.strerror}")) from err
+    except UnicodeDecodeError as err:
+        line = err.object[: err.start].count(b"\n") + 1
+        raise InputError(Problem(name, line, None, "not UTF-8 text")) from err
     except json.JSONDecodeError as err:
         raise InputError(
             Problem(name, err.lineno, f"column {err.colno}", f"not valid JSON: {err.msg}")
         ) from err
+    except RecursionError as err:
+        raise InputError(Problem(name, None, None, "not valid JSON: nested too deeply")) from err
     if (
         not isinstance(data, dict)
         or data.get("kind") != COMMITMENT_KIND
         or not isinstance(data.get("inputs"), dict)
+        or not all(
+            isinstance(entry, dict)
+            and isinstance(entry.get("sha256"), str)
+            and isinstance(entry.get("file"), str)
+            for entry in data["inputs"].values()
+        )
+        or not isinstance(data.get("options", {}), dict)
+        or not isinstance(data.get("seed_source", ""), str)
     ):
         raise InputError(Problem(name, None, None, "not a seats lottery commitment"))
     return data

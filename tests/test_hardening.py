@@ -465,3 +465,79 @@ def test_demo_folder_can_be_rerun_with_force(tmp_path):
     assert _lottery(tmp_path, text, out="lottery").exit_code == 0
     assert (run / output.MARKER).is_file()
     shutil.rmtree(run)
+
+
+# --- bounded work ----------------------------------------------------------------------------
+
+
+def test_immediate_acceptance_with_long_lists_stays_small():
+    """2 applicants ranking 20,000 schools once took a rounds x schools table (6.4 GB); now the
+    work is proportional to the entries, and the result is the naive reference's."""
+    import numpy as np
+    from naive import naive_immediate_acceptance
+
+    from seats.lottery.kernels import immediate_acceptance
+
+    n_schools = 20_000
+    rng = np.random.default_rng(7)
+    choices = [rng.permutation(n_schools).tolist() for _ in range(2)] + [[5, 3], [3]]
+    assert naive_immediate_acceptance([[1, 0], [1]], [[1, 2], [3]], [1, 1]) == [(1, 0), (-1, -1)]
+    keys = [list(rng.permutation(10**6)[: len(c)] + 10**6 * a) for a, c in enumerate(choices)]
+    seats = [1] * n_schools
+    ptr = np.cumsum([0] + [len(c) for c in choices])
+    out_school, out_rank = immediate_acceptance(
+        ptr, np.concatenate(choices), np.concatenate(keys), np.array(seats)
+    )
+    expected = _sparse_naive_immediate(choices, keys, seats)
+    assert list(zip(out_school.tolist(), out_rank.tolist(), strict=True)) == expected
+
+
+def _sparse_naive_immediate(choices, keys, seats):
+    """tests/naive.py's literal rounds, with each round's applications in a dict (the naive
+    reference allocates one list per school and round, too slow for 20,000 schools)."""
+    result = [(-1, -1)] * len(choices)
+    seats_left = list(seats)
+    for r in range(max((len(c) for c in choices), default=0)):
+        applying: dict[int, list] = {}
+        for a, row in enumerate(choices):
+            if result[a] == (-1, -1) and r < len(row):
+                applying.setdefault(row[r], []).append((keys[a][r], a))
+        for s in sorted(applying):
+            for _, a in sorted(applying[s]):
+                if seats_left[s] == 0:
+                    break
+                result[a] = (s, r)
+                seats_left[s] -= 1
+    return result
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_immediate_acceptance_by_round_matches_naive(seed):
+    """The entries-proportional rounds agree with the naive reference on small random cases
+    (forced by many schools and long lists)."""
+    import numpy as np
+    from naive import naive_immediate_acceptance
+
+    from seats.lottery.kernels import immediate_acceptance
+
+    rng = np.random.default_rng(seed)
+    n_schools = 300
+    choices = [
+        rng.choice(n_schools, size=rng.integers(0, 6), replace=False).tolist() for _ in range(40)
+    ]
+    choices[0] = rng.choice(n_schools, size=n_schools, replace=False).tolist()  # forces the path
+    keys = [rng.permutation(10**6)[: len(c)].tolist() for c in choices]
+    for a, row in enumerate(keys):  # distinct keys at every school
+        keys[a] = [k * 64 + a for k in row]
+    seats = rng.integers(0, 3, size=n_schools).tolist()
+    ptr = np.cumsum([0] + [len(c) for c in choices])
+    flat = np.array([s for c in choices for s in c], dtype=np.int64)
+    out_school, out_rank = immediate_acceptance(
+        ptr, flat, np.array([k for row in keys for k in row], dtype=np.int64), np.array(seats)
+    )
+    expected = _sparse_naive_immediate(choices, keys, seats)
+    small, small_keys = [c[:5] for c in choices], [k[:5] for k in keys]  # the sparse
+    assert _sparse_naive_immediate(small, small_keys, seats) == naive_immediate_acceptance(
+        small, small_keys, seats
+    )  # reference is the naive one
+    assert list(zip(out_school.tolist(), out_rank.tolist(), strict=True)) == expected

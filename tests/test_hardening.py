@@ -541,3 +541,13 @@ def test_immediate_acceptance_by_round_matches_naive(seed):
         small, small_keys, seats
     )  # reference is the naive one
     assert list(zip(out_school.tolist(), out_rank.tolist(), strict=True)) == expected
+
+
+def test_publish_writes_no_pdf_above_its_row_limit(lottery_run, tmp_path, monkeypatch):
+    from seats.supervision import publish
+
+    monkeypatch.setattr(publish, "PDF_MAX_ROWS", 2)
+    result = run_cli("lottery", "publish", lottery_run, "--out", tmp_path / "public")
+    assert result.exit_code == 0 and "publish public_list.csv" in result.output
+    assert not (tmp_path / "public" / "public_list.pdf").exists()
+    assert len((tmp_path / "public" / "public_list.csv").read_text().splitlines()) == 4

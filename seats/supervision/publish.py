@@ -28,6 +28,7 @@ from seats.supervision.run_record import RunRecord, read_rows, read_run
 PUBLIC_CSV, PUBLIC_PDF = "public_list.csv", "public_list.pdf"
 PUBLIC_COLUMNS = ["masked_id", "lottery_number", "status", "school_id", "choice_rank", "waitlist"]
 ROWS_PER_PAGE = 45
+PDF_MAX_ROWS = 20_000  # about 450 pages; above it the list is published as CSV only
 
 
 def mask_id(applicant_id: str) -> str:
@@ -53,8 +54,9 @@ class PublishSummary:
         lines = [
             f"public list of {self.rows:,} applicants -> {self.out_dir}",
             f"  {PUBLIC_CSV}  sha256 {self.csv_sha256}",
-            f"  {PUBLIC_PDF}  sha256 {self.pdf_sha256} ({self.pages} pages)",
         ]
+        if self.pdf_sha256:
+            lines.append(f"  {PUBLIC_PDF}  sha256 {self.pdf_sha256} ({self.pages} pages)")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -172,13 +174,21 @@ def publish_results(run_dir: Path, out_dir: Path, *, force: bool = False) -> Pub
     )
     with staged_output(out_dir, force, protect=[run_dir]) as stage:
         count = write_csv(stage / PUBLIC_CSV, PUBLIC_COLUMNS, rows)
-        page_count = render_pdf(
-            stage / PUBLIC_PDF,
-            pages,
-            title=f"Public results list: {run.run_dir.name}",
-            created=run.created,
-            footer=f"seats lottery publish: {run.run_dir.name}, seed {run.seed}",
-            fonts=fonts,
-        )
-        digests = sha256_file(stage / PUBLIC_CSV), sha256_file(stage / PUBLIC_PDF)
+        page_count, pdf_digest = 0, ""
+        if len(rows) <= PDF_MAX_ROWS:
+            page_count = render_pdf(
+                stage / PUBLIC_PDF,
+                pages,
+                title=f"Public results list: {run.run_dir.name}",
+                created=run.created,
+                footer=f"seats lottery publish: {run.run_dir.name}, seed {run.seed}",
+                fonts=fonts,
+            )
+            pdf_digest = sha256_file(stage / PUBLIC_PDF)
+        else:  # bounded work: nobody prints 20,000 pages; the CSV holds every row
+            warnings.append(
+                f"{len(rows):,} rows: {PUBLIC_PDF} is written for at most {PDF_MAX_ROWS:,} rows; "
+                f"publish {PUBLIC_CSV}"
+            )
+        digests = sha256_file(stage / PUBLIC_CSV), pdf_digest
     return PublishSummary(out_dir, count, page_count, *digests, warnings)

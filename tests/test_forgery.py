@@ -83,6 +83,13 @@ def _rechain(run: Path, records: list[dict]) -> None:
     (run / "audit.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
 
 
+def _secret(folder: Path) -> Path:
+    """A district secret for the public list's registration codes."""
+    path = folder / "district.key"
+    path.write_text("7" * 64 + "\n", encoding="utf-8")
+    return path
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -258,7 +265,15 @@ def test_readers_refuse_a_folder_whose_digests_do_not_verify(run_copy, tmp_path,
     path.write_text(path.read_text(encoding="utf-8").replace(",3,", ",30,"), encoding="utf-8")
     args = {
         "explain": ["explain", run_copy, "A001"],
-        "publish": ["lottery", "publish", run_copy, "--out", tmp_path / "public"],
+        "publish": [
+            "lottery",
+            "publish",
+            run_copy,
+            "--out",
+            tmp_path / "public",
+            "--secret",
+            _secret(tmp_path),
+        ],
         "report": ["report", run_copy, "--out", tmp_path / "report.pdf"],
     }[command]
     result = run_cli(*args)

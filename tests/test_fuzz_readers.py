@@ -218,7 +218,10 @@ def test_fuzz_forged_audit_records(honest_run, data):
         _rechain(run, records)
         _assert_clean(run_cli("audit", "verify", run), allowed=(0, 1, 2))
         _assert_clean(run_cli("explain", run, "A1"))
-        _assert_clean(run_cli("lottery", "publish", run, "--out", folder / "public"))
+        secret = folder / "district.key"
+        secret.write_text("7" * 64 + "\n", encoding="utf-8")
+        publish = ["lottery", "publish", run, "--out", folder / "public", "--secret", secret]
+        _assert_clean(run_cli(*publish))
     finally:
         shutil.rmtree(folder)
 

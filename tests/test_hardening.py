@@ -31,6 +31,13 @@ def _lottery(tmp_path: Path, applicants: str, *extra, schools: str = SCHOOLS, ou
     return run_cli("lottery", "run", *args, *extra)
 
 
+def _secret(folder: Path) -> Path:
+    """A district secret for the public list's registration codes."""
+    path = folder / "district.key"
+    path.write_text("7" * 64 + "\n", encoding="utf-8")
+    return path
+
+
 def _refused(result, *expected: str) -> str:
     assert result.exit_code == 2, result.output
     for part in expected:
@@ -315,7 +322,10 @@ def test_formula_like_cells_are_neutralised_in_every_csv(tmp_path):
     text = "applicant_id,zone_id,choices\nA1,Z1,S1\nA2,Z1,S1;S2\nA3,Z2,S1\n"
     assert _lottery(tmp_path, text, "--policy", policy).exit_code == 0
     run = tmp_path / "run"
-    assert run_cli("lottery", "publish", run, "--out", tmp_path / "public").exit_code == 0
+    result = run_cli(
+        "lottery", "publish", run, "--out", tmp_path / "public", "--secret", _secret(tmp_path)
+    )
+    assert result.exit_code == 0, result.output
     written = [*run.glob("*.csv"), tmp_path / "public" / "public_list.csv"]
     seen = 0
     for path in written:
@@ -369,8 +379,11 @@ def test_classes_never_replace_the_run_they_read(lottery_run):
 
 
 def test_publish_never_writes_into_the_run(lottery_run):
-    result = run_cli("lottery", "publish", lottery_run, "--out", lottery_run / "inputs", "--force")
-    assert result.exit_code == 2
+    result = run_cli(
+        "lottery", "publish", lottery_run, "--out", lottery_run / "inputs", "--force",
+        "--secret", _secret(lottery_run.parent),
+    )  # fmt: skip
+    _refused(result, "inside the input folder")
     assert run_cli("audit", "verify", lottery_run).exit_code == 0
 
 
@@ -547,7 +560,10 @@ def test_publish_writes_no_pdf_above_its_row_limit(lottery_run, tmp_path, monkey
     from seats.supervision import publish
 
     monkeypatch.setattr(publish, "PDF_MAX_ROWS", 2)
-    result = run_cli("lottery", "publish", lottery_run, "--out", tmp_path / "public")
-    assert result.exit_code == 0 and "publish public_list.csv" in result.output
+    result = run_cli(
+        "lottery", "publish", lottery_run, "--out", tmp_path / "public",
+        "--secret", _secret(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 0 and "publish public_list.csv" in result.output, result.output
     assert not (tmp_path / "public" / "public_list.pdf").exists()
     assert len((tmp_path / "public" / "public_list.csv").read_text().splitlines()) == 4

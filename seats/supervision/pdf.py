@@ -60,6 +60,13 @@ INSTALL_HINT = (
     "install a TrueType CJK font to print Chinese names, e.g. `apt-get install "
     "fonts-wqy-microhei` (not fonts-noto-cjk: matplotlib cannot embed its CFF outlines in PDF)"
 )
+# Said on the first page of a PDF made without a CJK font (in English: Chinese would not print).
+NO_FONT_NOTE = (
+    "Note: the computer that made this PDF has no CJK font, so the Chinese text, school names "
+    "and tier labels are left out and schools are shown by their ids. To print them, "
+    + INSTALL_HINT
+    + ", then run the command again."
+)
 
 
 def _usable_cjk(path: str) -> bool:
@@ -278,6 +285,61 @@ class Column:
 
 
 COURIER_ADVANCE = 0.6  # every WinAnsi glyph of Courier is 600/1000 em wide
+IDEOGRAPHIC_SPACE = "\u3000"
+
+
+@functools.cache
+def _advances(families: tuple[str, ...]) -> Callable[[str], float]:
+    """Advance width in em of a character as the PDF will print it: from the first of the
+    families that has its glyph (matplotlib's font fallback)."""
+    from matplotlib.ft2font import FT2Font, LoadFlags
+
+    faces = []
+    for family in families:
+        with contextlib.suppress(ValueError, RuntimeError, OSError):
+            prop = font_manager.FontProperties(family=family)
+            face = FT2Font(font_manager.findfont(prop, fallback_to_default=False))
+            face.set_size(1000, 72)
+            faces.append(face)
+
+    @functools.cache
+    def advance(char: str) -> float:
+        for face in faces:
+            if face.get_char_index(ord(char)):
+                glyph = face.load_char(ord(char), flags=LoadFlags.NO_HINTING)
+                return glyph.horiAdvance / 64 / 1000
+        return 1.0 if not char.isascii() else COURIER_ADVANCE
+
+    return advance
+
+
+def _padding(width: float, measure: Callable[[str], float]) -> str:
+    """Spaces (Latin and ideographic) whose total advance is closest to `width` em."""
+    if width <= 0:
+        return ""
+    half, full = measure(" "), measure(IDEOGRAPHIC_SPACE)
+    best = (width, "")
+    for fulls in range(5 if full != half else 1):
+        rest = width - fulls * full
+        if rest < -half:
+            break
+        halves = max(0, round(rest / half))
+        error = abs(rest - halves * half)
+        if error < best[0] - 1e-9:
+            best = (error, IDEOGRAPHIC_SPACE * fulls + " " * halves)
+    return best[1]
+
+
+def _aligned(cells, columns, starts, measure) -> str:
+    """One row of a table as text whose cells begin (or, right-aligned, end) at their column."""
+    out, at = [], 0.0
+    for cell, column, (start, width) in zip(cells, columns, starts, strict=True):
+        size = sum(measure(ch) for ch in cell)
+        target = start + (width - size if column.align == "right" else 0.0)
+        pad = _padding(target - at, measure)
+        out += [pad, cell]
+        at += sum(measure(ch) for ch in pad) + size
+    return "".join(out).rstrip()
 
 
 def table_pages(
@@ -325,14 +387,20 @@ def table_pages(
                     put(fig, MARGIN, y - line * (r + 0.3), padded([str(v) for v in row]), **style)
                 right = MARGIN + (sum(widths) + 2 * (len(widths) - 1)) * advance
             else:
-                x = MARGIN
-                for c, column in enumerate(columns):
-                    at = x + column.width if column.align == "right" else x
-                    put(fig, at, y, column.header, weight="bold", ha=column.align, **style)
-                    for r, row in enumerate(chunk, start=1):
-                        put(fig, at, y - line * (r + 0.3), str(row[c]), ha=column.align, **style)
+                # One text per row, padded to each column's start with spaces of the two
+                # widths at hand (Latin and ideographic): a text object costs far more than a
+                # glyph, and a list of thousands of pupils must not take minutes.
+                starts, x = [], MARGIN
+                for column in columns:
+                    starts.append(((x - MARGIN) / fontsize, column.width / fontsize))
                     x += column.width + gap
                 right = x - gap
+                measure = _advances(tuple(family))
+                texts = [[c.header for c in columns], *([str(v) for v in row] for row in chunk)]
+                for r, cells in enumerate(texts):
+                    text = _aligned(cells, columns, starts, measure)
+                    weight = {"weight": "bold"} if r == 0 else {}
+                    put(fig, MARGIN, y - line * (r + 0.3 if r else 0), text, **weight, **style)
             rule = y - line * 0.45
             fig.add_artist(
                 Line2D(

@@ -150,7 +150,8 @@ def _summary_pages(run: RunRecord, fonts: Fonts) -> list[Page]:
         flow.add("mono", f"           {digest}")
     flow.add("mono", f"{'audit log':<10} {AUDIT_FILE:<26} {len(run.records):>7} records")
     flow.add("mono", f"           {run.audit_sha256}   (file)")
-    flow.add("mono", f"           {run.records[-1]['hash']}   (hash of the last record)")
+    head = run.records[-1]["hash"]
+    flow.add("mono", f"           {head}   (head: hash of the last record, publish it)")
     if run.missing:
         flow.add("body", "Not in this folder (kept elsewhere): " + ", ".join(run.missing))
 

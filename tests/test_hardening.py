@@ -567,3 +567,22 @@ def test_publish_writes_no_pdf_above_its_row_limit(lottery_run, tmp_path, monkey
     assert result.exit_code == 0 and "publish public_list.csv" in result.output, result.output
     assert not (tmp_path / "public" / "public_list.pdf").exists()
     assert len((tmp_path / "public" / "public_list.csv").read_text().splitlines()) == 4
+
+
+def test_codes_never_overwrite_the_applicants_or_the_secret(tmp_path):
+    applicants = tmp_path / "a.csv"
+    applicants.write_text("applicant_id,zone_id,choices\nA1,Z1,S1\n", encoding="utf-8")
+    secret = _secret(tmp_path)
+    for target in (applicants, secret):
+        before = target.read_bytes()
+        result = run_cli(
+            "lottery", "codes", "--applicants", applicants, "--secret", secret, "--out", target
+        )
+        _refused(result, "is the input")
+        assert target.read_bytes() == before
+    codes = tmp_path / "codes.csv"
+    args = ["lottery", "codes", "--applicants", applicants, "--secret", secret, "--out", codes]
+    assert run_cli(*args).exit_code == 0 and run_cli(*args).exit_code == 0  # its own: replaced
+    notes = tmp_path / "notes.csv"
+    notes.write_text("mine\n", encoding="utf-8")
+    _refused(run_cli(*args[:-1], notes), "not written by seats")

@@ -74,6 +74,23 @@ COMPILING = (
 )
 
 
+def compiling_note(module, what: str, seconds: int) -> str | None:
+    """COMPILING when numba has no cache yet for the kernels of `module` (a cold run)."""
+    import os
+
+    path = Path(module.__file__)
+    # numba caches beside the module, or only in NUMBA_CACHE_DIR when that is set
+    place = Path(os.environ.get("NUMBA_CACHE_DIR") or path.parent / "__pycache__")
+    cached = place.is_dir() and any(place.rglob(f"{path.stem}.*.nbi"))
+    return None if cached else COMPILING.format(what=what, seconds=seconds)
+
+
+def _note_compiling(echo, module, what: str, seconds: int) -> None:
+    note = compiling_note(module, what, seconds)
+    if note:
+        echo(note)
+
+
 def run_demo(
     out_dir: Path,
     *,
@@ -113,7 +130,9 @@ def run_demo(
         echo(summary.render())
         summaries[job.name] = summary
     echo("== 2021 grade-1 classes (均衡编班) of every primary school ==")
-    echo(COMPILING.format(what="class kernels", seconds=30))
+    from seats.classes import kernels as class_kernels
+
+    _note_compiling(echo, class_kernels, "class kernels", 30)
     classes = form_classes(
         out_dir / "primary_2021",
         data / "schools.csv",
@@ -163,7 +182,9 @@ def run_demo(
             raise RuntimeError(f"{name}: the audit does not verify: {report.problems}")
         echo(f"{out_dir / name}: verified ({'; '.join(report.notes[1:])})")
     echo(f"== forecast 2021-2030, {FORECAST_RUNS:,} Monte Carlo runs ==")
-    echo(COMPILING.format(what="forecast kernels", seconds=45))
+    from sim import mc_kernels
+
+    _note_compiling(echo, mc_kernels, "forecast kernels", 45)
     echo(
         run_forecast(
             data,

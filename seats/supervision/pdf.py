@@ -1,26 +1,23 @@
-"""PDF building blocks shared by the report and the public list: CJK fonts, A4 pages, text
-flow, tables, fixed metadata (so that the same run gives the same bytes)."""
+"""PDF building blocks shared by the report and the public list: the CJK font, page sizes,
+the text flow (lines laid out down A4 pages) and table columns, and chart pages (matplotlib
+drawers); :mod:`seats.supervision.pdf_document` writes them with reportlab."""
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import logging
 import os
+import re
 import textwrap
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
 from matplotlib import font_manager
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-
-import seats
 
 # --- fonts ----------------------------------------------------------------------------------
 
@@ -143,7 +140,7 @@ def fonts_for(texts: Iterable[str]) -> Fonts:
     return Fonts(find_cjk_font(), core=True)
 
 
-# --- reading a run folder -------------------------------------------------------------------
+# --- pages ------------------------------------------------------------------------------
 
 
 A4 = (8.27, 11.69)  # inches
@@ -162,42 +159,6 @@ def put(fig: Figure, x: float, y: float, text: str, **style) -> None:
     """Text at (x, y) in points from the bottom left; '$' is literal (no mathtext)."""
     width, height = fig.get_size_inches() * 72
     fig.text(x / width, y / height, text, parse_math=False, **style)
-
-
-def render_pdf(
-    path: Path,
-    pages: list[Page],
-    *,
-    title: str,
-    created: dt.datetime | None,
-    footer: str,
-    fonts: Fonts,
-) -> int:
-    """Write pages to a PDF with "page k of n" footers; returns the page count.
-
-    CreationDate comes from the run (or is left out), so the same run gives the same bytes."""
-    metadata = {"Title": title, "Creator": f"seats {seats.__version__}", "CreationDate": created}
-    with (
-        matplotlib.rc_context({"axes.unicode_minus": False, **fonts.rc}),
-        quiet_font_warnings(),
-        PdfPages(path, metadata=metadata) as pdf,
-    ):
-        for number, page in enumerate(pages, start=1):
-            fig = Figure(figsize=page.size)
-            page.draw(fig)
-            width = page.size[0] * 72
-            put(fig, MARGIN, 20, footer, fontsize=6.5, color="0.35", family=fonts.sans)
-            put(
-                fig,
-                width - MARGIN,
-                20,
-                f"page {number} of {len(pages)}",
-                fontsize=7,
-                ha="right",
-                family=fonts.sans,
-            )
-            pdf.savefig(fig)
-    return len(pages)
 
 
 @contextlib.contextmanager
@@ -238,6 +199,37 @@ STYLES = {
 }
 
 
+def _columns(char: str) -> int:
+    """Display columns of a character: CJK (East Asian wide) ones take two."""
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def _wrap(text: str, width: int, hang: str) -> list[str]:
+    """textwrap.wrap by display columns, so that Chinese lines (two columns a character, no
+    spaces between words) stay inside the page too."""
+    if all(_columns(c) == 1 for c in text):
+        return textwrap.wrap(text, width, subsequent_indent=hang, break_on_hyphens=False)
+    lines, line, used = [], "", 0
+    for word in re.findall(r"\S+\s*|\s+", text):
+        size = sum(map(_columns, word))
+        if used + size > width and line.strip():
+            lines.append(line.rstrip())
+            line, used = hang, len(hang)
+        if size > width - used:  # a run of Chinese longer than a line: break anywhere
+            for char in word:
+                if used + _columns(char) > width and line.strip():
+                    lines.append(line.rstrip())
+                    line, used = hang, len(hang)
+                line += char
+                used += _columns(char)
+        else:
+            line += word
+            used += size
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
+
+
 class TextFlow:
     """Lays out lines of text from the top of A4 pages down, starting a new page when full."""
 
@@ -254,9 +246,7 @@ class TextFlow:
         size, _family, _weight, space, width = STYLES[kind]
         # Wrapped command lines are indented so that a reader sees they continue.
         hang = "    " if kind == "mono" else ""
-        lines = textwrap.wrap(
-            text, width - indent, subsequent_indent=hang, break_on_hyphens=False
-        ) or [""]
+        lines = _wrap(text, width - indent, hang) or [""]
         for i, line in enumerate(lines):
             step = size * 1.35 + (space if i == 0 else 0)
             if not self.pages or self.y - step < MARGIN + 20:
@@ -264,160 +254,12 @@ class TextFlow:
             self.y -= step
             self.pages[-1].append((self.y, kind, " " * indent + line))
 
-    def page_list(self) -> list[Page]:
-        def drawer(items):
-            def draw(fig: Figure) -> None:
-                for y, kind, line in items:
-                    size, family, weight, _space, _width = STYLES[kind]
-                    fonts = self.fonts.mono if family == "mono" else self.fonts.sans
-                    put(fig, MARGIN, y, line, fontsize=size, family=fonts, weight=weight)
-
-            return draw
-
-        return [Page(drawer(items)) for items in self.pages]
-
 
 @dataclass
 class Column:
     header: str
     width: float  # points
     align: str = "left"  # or "right"
-
-
-COURIER_ADVANCE = 0.6  # every WinAnsi glyph of Courier is 600/1000 em wide
-IDEOGRAPHIC_SPACE = "\u3000"
-
-
-@functools.cache
-def _advances(families: tuple[str, ...]) -> Callable[[str], float]:
-    """Advance width in em of a character as the PDF will print it: from the first of the
-    families that has its glyph (matplotlib's font fallback)."""
-    from matplotlib.ft2font import FT2Font, LoadFlags
-
-    faces = []
-    for family in families:
-        with contextlib.suppress(ValueError, RuntimeError, OSError):
-            prop = font_manager.FontProperties(family=family)
-            face = FT2Font(font_manager.findfont(prop, fallback_to_default=False))
-            face.set_size(1000, 72)
-            faces.append(face)
-
-    @functools.cache
-    def advance(char: str) -> float:
-        for face in faces:
-            if face.get_char_index(ord(char)):
-                glyph = face.load_char(ord(char), flags=LoadFlags.NO_HINTING)
-                return glyph.horiAdvance / 64 / 1000
-        return 1.0 if not char.isascii() else COURIER_ADVANCE
-
-    return advance
-
-
-def _padding(width: float, measure: Callable[[str], float]) -> str:
-    """Spaces (Latin and ideographic) whose total advance is closest to `width` em."""
-    if width <= 0:
-        return ""
-    half, full = measure(" "), measure(IDEOGRAPHIC_SPACE)
-    best = (width, "")
-    for fulls in range(5 if full != half else 1):
-        rest = width - fulls * full
-        if rest < -half:
-            break
-        halves = max(0, round(rest / half))
-        error = abs(rest - halves * half)
-        if error < best[0] - 1e-9:
-            best = (error, IDEOGRAPHIC_SPACE * fulls + " " * halves)
-    return best[1]
-
-
-def _aligned(cells, columns, starts, measure) -> str:
-    """One row of a table as text whose cells begin (or, right-aligned, end) at their column."""
-    out, at = [], 0.0
-    for cell, column, (start, width) in zip(cells, columns, starts, strict=True):
-        size = sum(measure(ch) for ch in cell)
-        target = start + (width - size if column.align == "right" else 0.0)
-        pad = _padding(target - at, measure)
-        out += [pad, cell]
-        at += sum(measure(ch) for ch in pad) + size
-    return "".join(out).rstrip()
-
-
-def table_pages(
-    columns: list[Column],
-    rows: list[list[str]],
-    *,
-    heading: Callable[[int, int], list[str]],
-    rows_per_page: int,
-    fonts: Fonts,
-    size: tuple[float, float] = A4,
-    fontsize: float = 7,
-    notes: Iterable[str] = (),
-) -> list[Page]:
-    """Pages of a monospaced table: `heading(k, n)` lines on top of each, then header and rows.
-
-    With the core Courier font every glyph has the same width, so a row is one padded line of
-    text (fast enough for lists of thousands of pupils). Otherwise every cell is placed alone on
-    its row's baseline, so rows stay level even where CJK glyphs (wider and taller) appear."""
-    chunks = [rows[i : i + rows_per_page] for i in range(0, len(rows), rows_per_page)] or [[]]
-    line = fontsize * 1.45
-    page_width, page_height = size[0] * 72, size[1] * 72
-    family = fonts.mono
-    advance = COURIER_ADVANCE * fontsize
-    widths = [max(1, round(column.width / advance)) for column in columns]
-    gap = 8.0
-
-    def padded(cells: list[str]) -> str:
-        return "  ".join(
-            cell.rjust(width) if column.align == "right" else cell.ljust(width)
-            for column, width, cell in zip(columns, widths, cells, strict=True)
-        ).rstrip()
-
-    def drawer(k: int, chunk: list[list[str]]) -> Drawer:
-        def draw(fig: Figure) -> None:
-            y = page_height - MARGIN
-            for i, text in enumerate(heading(k, len(chunks))):
-                y -= 13 if i == 0 else 10
-                style = {"fontsize": 11, "weight": "bold"} if i == 0 else {"fontsize": 7}
-                put(fig, MARGIN, y, text, family=family, **style)
-            y -= 18
-            style = {"fontsize": fontsize, "family": family}
-            if fonts.core:
-                put(fig, MARGIN, y, padded([c.header for c in columns]), weight="bold", **style)
-                for r, row in enumerate(chunk, start=1):
-                    put(fig, MARGIN, y - line * (r + 0.3), padded([str(v) for v in row]), **style)
-                right = MARGIN + (sum(widths) + 2 * (len(widths) - 1)) * advance
-            else:
-                # One text per row, padded to each column's start with spaces of the two
-                # widths at hand (Latin and ideographic): a text object costs far more than a
-                # glyph, and a list of thousands of pupils must not take minutes.
-                starts, x = [], MARGIN
-                for column in columns:
-                    starts.append(((x - MARGIN) / fontsize, column.width / fontsize))
-                    x += column.width + gap
-                right = x - gap
-                measure = _advances(tuple(family))
-                texts = [[c.header for c in columns], *([str(v) for v in row] for row in chunk)]
-                for r, cells in enumerate(texts):
-                    text = _aligned(cells, columns, starts, measure)
-                    weight = {"weight": "bold"} if r == 0 else {}
-                    put(fig, MARGIN, y - line * (r + 0.3 if r else 0), text, **weight, **style)
-            rule = y - line * 0.45
-            fig.add_artist(
-                Line2D(
-                    [MARGIN / page_width, right / page_width],
-                    [rule / page_height] * 2,
-                    linewidth=0.5,
-                    color="0.3",
-                )
-            )
-            bottom = y - line * (len(chunk) + 1.5)
-            for note in notes:
-                put(fig, MARGIN, bottom, note, fontsize=6.5, family=family)
-                bottom -= 9
-
-        return draw
-
-    return [Page(drawer(k, chunk), size) for k, chunk in enumerate(chunks, start=1)]
 
 
 # --- the supervisor's report ----------------------------------------------------------------

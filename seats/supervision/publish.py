@@ -45,9 +45,8 @@ from seats.supervision.pdf import (
     Fonts,
     TextFlow,
     fonts_for,
-    render_pdf,
-    table_pages,
 )
+from seats.supervision.pdf_document import TableSpec, render_document
 from seats.supervision.run_record import RunRecord, read_rows, read_run, school_names
 from seats.supervision.webpage import PUBLIC_PAGE, render_page
 
@@ -191,9 +190,18 @@ def public_cutoff_rows(run: RunRecord, names: dict[str, str]) -> list[dict]:
     return out
 
 
+def reason_text(reason: str) -> str:
+    """The ineligibility reason in Chinese, the bound beside it: 出生晚于 2015-08-31."""
+    if reason.startswith("born after "):
+        return f"出生晚于 {reason.split()[-1]}（未满龄） {reason}"
+    if reason.startswith("born before "):
+        return f"出生早于 {reason.split()[-1]} {reason}"
+    return reason
+
+
 def _note(row: PublicRow, reserves: dict[str, str]) -> str:
     if row.reason:
-        return row.reason
+        return reason_text(row.reason)
     if row.reserve:
         return f"{reserves.get(row.reserve, row.reserve)} 专项"
     return ""
@@ -290,11 +298,11 @@ def publish_results(
         write_csv(stage / CUTOFFS_CSV, CUTOFF_COLUMNS, cutoff_rows)
         page_count = 0
         if len(rows) <= PDF_MAX_ROWS:
-            page_count = render_pdf(
+            flow, table = _pdf_parts(run, rows, cutoffs, names, reserves, digest, fonts)
+            page_count = render_document(
                 stage / PUBLIC_PDF,
-                _pdf_pages(run, rows, cutoffs, names, reserves, digest, fonts),
+                [flow, table],
                 title=f"电脑派位结果公示 Public results list: {run.run_dir.name}",
-                created=run.created,
                 footer=f"seats lottery publish: {run.run_dir.name}, seed {run.seed}",
                 fonts=fonts,
             )
@@ -312,7 +320,7 @@ def publish_results(
     return PublishSummary(out_dir, count, page_count, digests, warnings)
 
 
-def _pdf_pages(run, rows, cutoffs, names, reserves, digest, fonts: Fonts):
+def _pdf_parts(run, rows, cutoffs, names, reserves, digest, fonts: Fonts):
     zh = fonts.chinese
 
     def bi(chinese: str, english: str) -> str:
@@ -363,15 +371,14 @@ def _pdf_pages(run, rows, cutoffs, names, reserves, digest, fonts: Fonts):
             f"{bi('候补', 'waitlist')} {c['waitlist']}; "
             + (c["cutoff_zh"] if zh else c["cutoff_en"]),
         )
-    first_pages = flow.page_list()
 
-    # Rows show school ids (the names are in the cutoffs above) and no check value (in the CSV
-    # and the web page): every glyph costs time in a PDF of thousands of rows.
+    # Rows show school names (ids without a CJK font) and no check value (in the CSV and the
+    # web page).
     table = [
         [
             r.key,
             status_text(r.status, r.choice_rank) if zh else STATUS_EN.get(r.status, r.status),
-            r.school_id,
+            school_text(r.school_id, names) if zh and r.school_id else r.school_id,
             ";".join(f"{s}:{p}" for s, p in r.waitlist),
             _note(r, reserves) if zh else (r.reserve or r.reason),
         ]
@@ -401,6 +408,4 @@ def _pdf_pages(run, rows, cutoffs, names, reserves, digest, fonts: Fonts):
             + bi("候补 = 学校:位次", "waitlist = school:position"),
         ]
 
-    return first_pages + table_pages(
-        columns, table, heading=heading, rows_per_page=ROWS_PER_PAGE, fontsize=6.5, fonts=fonts
-    )
+    return flow, TableSpec(columns, table, heading, ROWS_PER_PAGE, fontsize=6.5)

@@ -33,10 +33,9 @@ from seats.supervision.pdf import (
     Page,
     TextFlow,
     fonts_for,
-    render_pdf,
     replacing,
-    table_pages,
 )
+from seats.supervision.pdf_document import TableSpec, render_document
 from seats.supervision.run_record import RunRecord, read_rows, read_run, school_names
 
 TOP_SCHOOLS = 25  # schools shown in the per-school charts
@@ -69,7 +68,7 @@ def bilingual(fonts: Fonts):
     return bi
 
 
-def _summary_pages(run: RunRecord, fonts: Fonts) -> list[Page]:
+def _summary_pages(run: RunRecord, fonts: Fonts) -> TextFlow:
     flow = TextFlow(fonts)
     bi = bilingual(fonts)
     info = run.run
@@ -174,7 +173,7 @@ def _summary_pages(run: RunRecord, fonts: Fonts) -> list[Page]:
             f"{bi(chinese, english)}: ______________________________   "
             f"{bi('日期', 'date')}: ____________",
         )
-    return flow.page_list()
+    return flow
 
 
 def _prefix(number: str, digits: int) -> str:
@@ -185,7 +184,7 @@ def _applicants(run: RunRecord) -> int:
     return sum(1 for _ in read_rows(run.run_dir / "assignments.csv"))
 
 
-def _school_pages(run: RunRecord, results: list[dict], names: dict, fonts: Fonts) -> list[Page]:
+def _school_pages(run: RunRecord, results: list[dict], names: dict, fonts: Fonts) -> TableSpec:
     tiers = [h[len("applicants_") :] for h in results[0] if h.startswith("applicants_")]
     code = {name: f"T{i}" for i, name in enumerate(tiers, start=1)}
     labels = tier_labels(run.run.get("policy", {}))
@@ -246,15 +245,7 @@ def _school_pages(run: RunRecord, results: list[dict], names: dict, fonts: Fonts
             f"{run.run_dir.name}: seed {run.seed}",
         ]
 
-    return table_pages(
-        columns,
-        rows,
-        heading=heading,
-        rows_per_page=40,
-        size=A4_LANDSCAPE,
-        fonts=fonts,
-        notes=notes,
-    )
+    return TableSpec(columns, rows, heading, 40, fontsize=7, notes=notes, size=A4_LANDSCAPE)
 
 
 def _label(school_id: str, names: dict, fonts: Fonts) -> str:
@@ -371,7 +362,7 @@ def number_command(
     return f"printf '%s\\n%s' \"$SEED\" {applicant} | sha256sum"
 
 
-def _verify_pages(run: RunRecord, example: dict | None, fonts: Fonts) -> list[Page]:
+def _verify_pages(run: RunRecord, example: dict | None, fonts: Fonts) -> TextFlow:
     flow = TextFlow(fonts)
     bi = bilingual(fonts)
     flow.add("title", bi("如何核验", "How to verify this run"))
@@ -416,7 +407,7 @@ def _verify_pages(run: RunRecord, example: dict | None, fonts: Fonts) -> list[Pa
         "The audit log binds each record to the one before (prev = SHA-256 of the previous "
         "line), so its digest above fixes every record, including the seed and the digests.",
     )
-    return flow.page_list()
+    return flow
 
 
 def write_report(run_dir: Path, out_pdf: Path, *, force: bool = False) -> ReportSummary:
@@ -441,19 +432,18 @@ def write_report(run_dir: Path, out_pdf: Path, *, force: bool = False) -> Report
             f"no CJK font found: the report shows school ids, not names; {INSTALL_HINT}"
         )
 
-    pages = _summary_pages(run, fonts)
+    parts = [_summary_pages(run, fonts)]
     if results:
-        pages += _school_pages(run, results, names, fonts)
-        pages += _chart_pages(run, results, assignments, names, fonts)
-    pages += _verify_pages(run, example, fonts)
+        parts.append(_school_pages(run, results, names, fonts))
+        parts += _chart_pages(run, results, assignments, names, fonts)
+    parts.append(_verify_pages(run, example, fonts))
 
     footer = f"seats report: {run.run_dir.name}, audit.jsonl sha256 {run.audit_sha256[:16]}"
     with replacing(Path(out_pdf)) as temporary:
-        count = render_pdf(
+        count = render_document(
             temporary,
-            pages,
+            parts,
             title=f"电脑派位监督报告 Supervisor's report: {run.run_dir.name}",
-            created=run.created,
             footer=footer,
             fonts=fonts,
         )

@@ -6,8 +6,10 @@ Every check that the draw depends on runs here, so that ``lottery commit`` (whic
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -295,8 +297,19 @@ def load_lottery(
     return lottery
 
 
-def _policy_problem(policy_path, message: str) -> Problem:
-    return Problem(str(policy_path or "policy"), None, None, message)
+def _policy_problem(policy_path, message: str, needle: str) -> Problem:
+    """A problem of the policy file, at the first line where `needle` (a column name or a key)
+    is written, so that it reads file:line: column N."""
+    name = str(policy_path or "policy")
+    if policy_path is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            text = Path(policy_path).read_bytes().decode("utf-8-sig")
+            pattern = re.compile(rf"(?<![\w-]){re.escape(needle)}(?![\w-])")
+            for number, line in enumerate(text.splitlines(), start=1):
+                found = pattern.search(line.split("#")[0])
+                if found:
+                    return Problem(name, number, f"column {found.start() + 1}", message)
+    return Problem(name, None, None, message)
 
 
 def _check_rules(lottery: Lottery, school_table: Table, table: Table, policy_path, problems):
@@ -309,6 +322,7 @@ def _check_rules(lottery: Lottery, school_table: Table, table: Table, policy_pat
                 _policy_problem(
                     policy_path,
                     f"{where} names the column '{column}', which {table.name} does not have",
+                    column,
                 )
             )
     if policy.needs_catchments and lottery.catchments is None:
@@ -316,6 +330,7 @@ def _check_rules(lottery: Lottery, school_table: Table, table: Table, policy_pat
             _policy_problem(
                 policy_path,
                 "the policy uses in_catchment but no catchments file is given (--catchments)",
+                "in_catchment",
             )
         )
     for column in {c for r in policy.school_rules for c, _ in r.match} | {
@@ -326,6 +341,7 @@ def _check_rules(lottery: Lottery, school_table: Table, table: Table, policy_pat
                 _policy_problem(
                     policy_path,
                     f"a match names the column '{column}', which {school_table.name} does not have",
+                    column,
                 )
             )
     if problems:

@@ -188,7 +188,7 @@ def write_instance(folder: Path, case: dict) -> dict[str, Path]:
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         return list(csv.DictReader(handle))
 
 

@@ -33,6 +33,23 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+def _row_of(path: Path, applicant_id: str) -> dict | None:
+    """The row of one applicant, read by streaming the file: a question about one child must
+    not hold a national run's millions of rows in memory."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return next((r for r in csv.DictReader(handle) if r["applicant_id"] == applicant_id), None)
+
+
+def _waitlist_of(path: Path, applicant_id: str) -> dict[str, int]:
+    """school_id -> this applicant's waitlist position, streamed likewise."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return {
+            r["school_id"]: int(r["position"])
+            for r in csv.DictReader(handle)
+            if r["applicant_id"] == applicant_id
+        }
+
+
 def _shell_quote(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
@@ -108,7 +125,7 @@ class RunView:
     applicants."""
 
     def __init__(self, run_dir: Path | str):
-        recorded = RecordedRun.load(run_dir)
+        recorded = RecordedRun.load_verified(run_dir)
         self.run_dir, self.chain_problems = recorded.run_dir, recorded.chain_problems
         if recorded.tool != LOTTERY_TOOL:
             raise InputError(
@@ -123,12 +140,7 @@ class RunView:
         self.lottery = load_from(self.inputs, self.seed, recorded.options)
         self.priorities = priorities(self.lottery)
         self.position = {aid: a for a, aid in enumerate(self.lottery.applicants.ids)}
-        self.assignments = _rows(self.run_dir / ASSIGNMENTS)
         self.results = {r["school_id"]: r for r in _rows(self.run_dir / SCHOOL_RESULTS)}
-        self.waitlist = {
-            (r["school_id"], r["applicant_id"]): int(r["position"])
-            for r in _rows(self.run_dir / WAITLISTS)
-        }
         schools = self.lottery.schools
         names = schools.table.text("name", required=False)
         self.school_name = {
@@ -167,7 +179,8 @@ class RunView:
                     f"no applicant '{applicant_id}' in this run",
                 )
             )
-        row = self.assignments[a]
+        row = _row_of(self.run_dir / ASSIGNMENTS, applicant_id)
+        waitlist = _waitlist_of(self.run_dir / WAITLISTS, applicant_id)
         lottery = self.lottery
         x = Explanation(
             applicant_id,
@@ -222,7 +235,7 @@ class RunView:
             x.head_en = f"{applicant_id} was not placed."
         x.notes += self._family_notes(a)
         x.notes += self._group_notes(a)
-        x.above = self._schools_above(a, row)
+        x.above = self._schools_above(a, row, waitlist)
         if lottery.policy.tie_break == "multiple":
             ranked = [lottery.schools.ids[s] for s in lottery.applicants.choices_of(a).tolist()]
             at = row["school_id"] if row["status"] == "placed" else next(iter(ranked), None)
@@ -280,7 +293,7 @@ class RunView:
             )
         return notes
 
-    def _schools_above(self, a: int, row: dict) -> list[SchoolLine]:
+    def _schools_above(self, a: int, row: dict, waitlist: dict[str, int]) -> list[SchoolLine]:
         lottery, prio = self.lottery, self.priorities
         apps, schools = lottery.applicants, lottery.schools
         placed_rank = int(row["choice_rank"]) if row["status"] == "placed" else None
@@ -300,7 +313,7 @@ class RunView:
                 seats,
                 self.label(tier_name),
                 tier_name,
-                self.waitlist.get((school_id, apps.ids[a])),
+                waitlist.get(school_id),
                 "",
                 "",
             )

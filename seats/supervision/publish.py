@@ -72,6 +72,7 @@ CUTOFF_COLUMNS = [
     "录取分界 cutoff",
 ]
 ROWS_PER_PAGE = 50
+PDF_MAX_ROWS = 20_000  # about 400 pages; above it the list is published as CSV and web page
 
 
 @dataclass
@@ -292,21 +293,29 @@ def publish_results(
         ]
         for c in cutoffs
     ]
-    flow, table = _pdf_parts(run, rows, cutoffs, names, reserves, digest, fonts)
-    with staged_output(out_dir, force) as stage:
+    with staged_output(out_dir, force, protect=[run_dir]) as stage:
         count = write_csv(stage / PUBLIC_CSV, PUBLIC_COLUMNS, csv_rows)
         write_csv(stage / CUTOFFS_CSV, CUTOFF_COLUMNS, cutoff_rows)
-        page_count = render_document(
-            stage / PUBLIC_PDF,
-            [flow, table],
-            title=f"电脑派位结果公示 Public results list: {run.run_dir.name}",
-            footer=f"seats lottery publish: {run.run_dir.name}, seed {run.seed}",
-            fonts=fonts,
-        )
+        page_count = 0
+        if len(rows) <= PDF_MAX_ROWS:
+            flow, table = _pdf_parts(run, rows, cutoffs, names, reserves, digest, fonts)
+            page_count = render_document(
+                stage / PUBLIC_PDF,
+                [flow, table],
+                title=f"电脑派位结果公示 Public results list: {run.run_dir.name}",
+                footer=f"seats lottery publish: {run.run_dir.name}, seed {run.seed}",
+                fonts=fonts,
+            )
+        else:  # bounded work: nobody prints 20,000 rows; the CSV and the web page hold them all
+            warnings.append(
+                f"{len(rows):,} rows: {PUBLIC_PDF} is written for at most {PDF_MAX_ROWS:,}; "
+                f"publish {PUBLIC_CSV} and {PUBLIC_PAGE}"
+            )
         (stage / PUBLIC_PAGE).write_text(page, encoding="utf-8", newline="\n")
         digests = {
             name: sha256_file(stage / name)
             for name in (PUBLIC_PDF, PUBLIC_PAGE, PUBLIC_CSV, CUTOFFS_CSV)
+            if (stage / name).exists()
         }
     return PublishSummary(out_dir, count, page_count, digests, warnings)
 

@@ -21,7 +21,7 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from seats.io.audit import AUDIT_FILE
-from seats.io.output import sha256_file
+from seats.io.output import check_output_file, sha256_file, starts_with
 from seats.supervision import pdf
 from seats.supervision.labels import cutoff_digits, tier_labels
 from seats.supervision.pdf import (
@@ -149,7 +149,8 @@ def _summary_pages(run: RunRecord, fonts: Fonts) -> TextFlow:
         flow.add("mono", f"           {digest}")
     flow.add("mono", f"{'audit log':<10} {AUDIT_FILE:<26} {len(run.records):>7} records")
     flow.add("mono", f"           {run.audit_sha256}   (file)")
-    flow.add("mono", f"           {run.records[-1]['hash']}   (hash of the last record)")
+    head = run.records[-1]["hash"]
+    flow.add("mono", f"           {head}   (head: hash of the last record, publish it)")
     if run.missing:
         flow.add("body", "Not in this folder (kept elsewhere): " + ", ".join(run.missing))
 
@@ -409,8 +410,10 @@ def _verify_pages(run: RunRecord, example: dict | None, fonts: Fonts) -> TextFlo
     return flow
 
 
-def write_report(run_dir: Path, out_pdf: Path) -> ReportSummary:
-    """Write the supervisor's report of a run folder to `out_pdf` (replaced whole or untouched)."""
+def write_report(run_dir: Path, out_pdf: Path, *, force: bool = False) -> ReportSummary:
+    """Write the supervisor's report of a run folder to `out_pdf` (replaced whole or untouched;
+    an existing file only with `force` and only if it is a PDF; never inside the run folder)."""
+    check_output_file(Path(out_pdf), force, [Path(run_dir)], starts_with(b"%PDF-"))
     run = read_run(run_dir)
     results = read_rows(run.run_dir / "schools.csv")
     assignments = read_rows(run.run_dir / "assignments.csv")

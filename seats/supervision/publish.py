@@ -200,11 +200,9 @@ def reason_text(reason: str) -> str:
 
 
 def _note(row: PublicRow, reserves: dict[str, str]) -> str:
-    if row.reason:
-        return reason_text(row.reason)
-    if row.reserve:
-        return f"{reserves.get(row.reserve, row.reserve)} 专项"
-    return ""
+    """The row's note: why a child took no part. The reserve a seat came under is not
+    published: it says what the child is (e.g. 随班就读: a disability), as a tier would."""
+    return reason_text(row.reason) if row.reason else ""
 
 
 def _check_secret(run: RunRecord, secret: bytes, warnings: list[str]) -> None:
@@ -380,7 +378,7 @@ def _pdf_parts(run, rows, cutoffs, names, reserves, digest, fonts: Fonts):
             status_text(r.status, r.choice_rank) if zh else STATUS_EN.get(r.status, r.status),
             school_text(r.school_id, names) if zh and r.school_id else r.school_id,
             ";".join(f"{s}:{p}" for s, p in r.waitlist),
-            _note(r, reserves) if zh else (r.reserve or r.reason),
+            _note(r, reserves) if zh else r.reason,
         ]
         for r in rows
     ]

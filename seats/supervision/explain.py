@@ -26,6 +26,7 @@ from seats.lottery.numbers import lottery_number
 from seats.lottery.priorities import priorities
 from seats.lottery.results import tier_names_at
 from seats.lottery.run import ASSIGNMENTS, LOTTERY_TOOL, SCHOOL_RESULTS, WAITLISTS, load_from
+from seats.supervision.labels import public_cutoff
 
 
 def _rows(path: Path) -> list[dict]:
@@ -137,6 +138,7 @@ class RunView:
                 )
             )
         self.seed, self.inputs = recorded.seed, recorded.inputs
+        self.fallback = recorded.options.get("fallback")
         self.lottery = load_from(self.inputs, self.seed, recorded.options)
         self.priorities = priorities(self.lottery)
         self.position = {aid: a for a, aid in enumerate(self.lottery.applicants.ids)}
@@ -229,6 +231,15 @@ class RunView:
                 f"{applicant_id} was not admitted to any school ranked and was assigned "
                 f"(统筹) to {row['school_id']}, the nearest school with a seat left, "
                 f"{row.get('distance_km', '')} km away."
+            )
+        elif self.fallback:
+            x.head_zh = (
+                f"{applicant_id} 所填志愿均未录取；统筹阶段也没有找到尚有空余学位的学校"
+                "（请联系区教育局）。"
+            )
+            x.head_en = (
+                f"{applicant_id} was not placed: no school ranked admitted them, and the 统筹 "
+                "stage found no school with a seat left (ask the district bureau)."
             )
         else:
             x.head_zh = f"{applicant_id} 所填志愿均未录取。"
@@ -329,6 +340,7 @@ class RunView:
                 )
             else:
                 line.reason_zh, line.reason_en = self._beaten(entry, s, k, result)
+            line.notes += self._cutoff_note(result)
             line.notes += self._order_note(entry, s, tier_name)
             line.notes += self._reserve_notes(entry, s, result)
             lines.append(line)
@@ -364,6 +376,18 @@ class RunView:
             f"inside your tier '{mine}' the lottery number decides: {ahead} applicants of that "
             "tier came before you there, and the seats ran out before your turn.",
         )
+
+    def _cutoff_note(self, result: dict) -> list[tuple[str, str]]:
+        """The school's cutoff as the public list gives it: the last admitted's tier and the
+        first digits of the number only (never another child's number)."""
+        full = int(result.get("seats_left") or 0) <= 0
+        tier = result.get("cutoff_tier", "")
+        zh, en = public_cutoff(
+            self.label(tier) if tier else "",
+            result.get("cutoff_lottery_number", "") if full else "",
+            len(self.lottery.applicants),
+        )
+        return [(f"该校录取分界：{zh}", f"the school's cutoff: {en}")]
 
     def _order_note(self, entry: int, s: int, tier_name: str) -> list[tuple[str, str]]:
         lists = self.lottery.policy.tier_lists[int(self.school_list[s])]

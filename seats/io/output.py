@@ -17,8 +17,11 @@ from pathlib import Path
 from seats.io.tables import FORMULA_START
 
 # Written with a byte-order mark: Excel, where officials open these files, reads UTF-8 without
-# one as the local code page and garbles every Chinese name. Our own readers accept both.
-CSV_ENCODING = "utf-8-sig"
+# one as the local code page and garbles every Chinese name. Our own readers accept both. The
+# mark is written by hand and the text as plain UTF-8: the same bytes as "utf-8-sig", through
+# the C encoder instead of the Python-level one of utf-8-sig (a second per million rows).
+CSV_ENCODING = "utf-8"
+BOM = "\ufeff"
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _FORMULA_LIKE = re.compile(r"^[=+\-@\t\r]", re.MULTILINE)
 
@@ -41,6 +44,7 @@ def write_csv(path: Path, header: list[str], rows: Iterable[Iterable]) -> int:
     formula-like cells neutralised; returns the row count."""
     count = 0
     with open(path, "w", encoding=CSV_ENCODING, newline="") as handle:
+        handle.write(BOM)
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow([neutralise(cell) for cell in header])
         for row in rows:

@@ -401,12 +401,15 @@ def _read_csv(path: Path, name: str, problems: Problems, encoding: str | None):
     lines: list[int] = []
     reader = None
     records = _plain_records(text)
+    # Cells are trimmed; a plain file with no white space at any cell's edge (the usual
+    # export) needs no Python step per cell for it.
+    padded = records is None or _PADDED_CELL.search(text) is not None
     if records is None:
         reader = csv.reader(io.StringIO(text, newline=""))
         records = _numbered(reader)
     try:
         for line, record in records:
-            cells = [cell.strip() for cell in record]
+            cells = [cell.strip() for cell in record] if padded else record
             if not any(cells):
                 continue  # blank lines carry no applicant and no school
             if header is None:
@@ -427,6 +430,10 @@ def _read_csv(path: Path, name: str, problems: Problems, encoding: str | None):
         problems.add(name, None, None, "file is empty: expected a header line naming the columns")
         return [], [], []
     return header, rows, lines
+
+
+# White space (but the line break) at the start or end of a cell: a cell that .strip() changes.
+_PADDED_CELL = re.compile(r"(?:^|,)[^\S\n]|[^\S\n](?:,|$)", re.MULTILINE)
 
 
 def _plain_records(text: str):

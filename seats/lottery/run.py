@@ -10,6 +10,7 @@ import csv
 import functools
 import gc
 import io
+import itertools
 import re
 import shutil
 from collections import Counter
@@ -21,6 +22,7 @@ import numpy as np
 from seats.io.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
 from seats.io.errors import InputError, Problem
 from seats.io.output import (
+    BOM,
     CSV_ENCODING,
     check_output_folder,
     copy_input,
@@ -39,6 +41,7 @@ from seats.lottery.results import SchoolResult, school_results, tier_names_at, w
 from seats.lottery.seed import canonical_seed
 
 INPUTS = "inputs"
+WRITE_BLOCK = 65_536  # rows joined per write of the fast CSV writer
 ASSIGNMENTS, WAITLISTS, SCHOOL_RESULTS = "assignments.csv", "waitlists.csv", "schools.csv"
 ASSIGNMENT_COLUMNS = [
     "applicant_id",
@@ -194,9 +197,11 @@ def _write_columns(path: Path, header: list[str], columns: list[list[str]]) -> i
     """
     if any(_csv_special().search("".join(c)) or formula_like(c) for c in columns):
         return write_csv(path, header, zip(*columns, strict=True))
+    rows = zip(*columns, strict=True)
     with open(path, "w", encoding=CSV_ENCODING, newline="") as handle:
-        handle.write(_csv_line(header))
-        handle.writelines(",".join(row) + "\n" for row in zip(*columns, strict=True))
+        handle.write(BOM + _csv_line(header))
+        while block := list(itertools.islice(rows, WRITE_BLOCK)):  # one write per block
+            handle.write("\n".join(map(",".join, block)) + "\n")
     return len(columns[0])
 
 

@@ -1,6 +1,6 @@
 """The gap analysis as pictures: a map of zones and schools, and bars of unmet demand.
 
-Labels use ids (Z01, G1), not Chinese names, so the PNGs need no CJK font.
+Zones are labelled by name (鼓楼街道) where a CJK font is installed, else by id (Z01).
 """
 
 from __future__ import annotations
@@ -13,11 +13,33 @@ matplotlib.use("Agg")  # files only, never a window; safe on servers without a d
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib import colors
+from matplotlib import colors, font_manager
+from matplotlib.lines import Line2D
 
 from sim.network import campuses_of, nodes_of_kind
 
 SECTOR_MARKERS = {"public": "o", "inclusive_private": "s", "private": "^"}
+CJK_FAMILIES = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei")
+
+
+CJK_FILE_HINTS = ("wqy", "simhei", "msyh")
+
+
+def _cjk_family() -> str | None:
+    """An installed font family that draws Chinese, for the zone names; None without one.
+    matplotlib lists its fonts once, so a font installed later is looked for on disk too."""
+    known = {entry.name for entry in font_manager.fontManager.ttflist}
+    found = next((family for family in CJK_FAMILIES if family in known), None)
+    if found:
+        return found
+    for path in sorted(font_manager.findSystemFonts()):
+        if any(hint in Path(path).name.lower() for hint in CJK_FILE_HINTS):
+            try:
+                font_manager.fontManager.addfont(path)
+                return font_manager.FontProperties(fname=path).get_name()
+            except (OSError, RuntimeError, ValueError):
+                continue
+    return None
 
 
 def plot_map(summary, path: Path) -> None:
@@ -31,11 +53,15 @@ def plot_map(summary, path: Path) -> None:
         for sc in scenarios
     )
     norm = colors.Normalize(0.0, max(float(worst), 0.05))
+    family = _cjk_family()
     cmap = plt.get_cmap("Reds")
     for ax, sc in zip(axes[0], scenarios, strict=True):
         graph, p, r = sc.graph, sc.problem, sc.result
         xy = {n: (graph.nodes[n]["x_km"], graph.nodes[n]["y_km"]) for n in graph if n[0] != "group"}
         school_at = {n: i for i, n in enumerate(sc.schools)}
+        # schools this scenario adds (the building plan's, then the proposed sites)
+        before = scenarios[scenarios.index(sc) - 1].schools if scenarios.index(sc) else sc.schools
+        added = [s for s, node in enumerate(sc.schools) if node not in set(before)]
         for group in nodes_of_kind(graph, "group"):
             campuses = [s for s in campuses_of(graph, group) if s in school_at]
             lead = ("school", graph.nodes[group]["lead"])
@@ -45,6 +71,18 @@ def plot_map(summary, path: Path) -> None:
                 if campus != lead:
                     (x0, y0), (x1, y1) = xy[lead], xy[campus]
                     ax.plot([x0, x1], [y0, y1], color="tab:blue", lw=0.8, alpha=0.6, zorder=1)
+        if added:
+            ax.scatter(
+                [xy[sc.schools[s]][0] for s in added],
+                [xy[sc.schools[s]][1] for s in added],
+                s=150,
+                marker="*",
+                color="gold",
+                edgecolors="k",
+                linewidths=0.8,
+                zorder=6,  # above the zone labels
+                label="new in this scenario (plan or proposed site)",
+            )
         full_everywhere = r.full_school
         for sector, marker in SECTOR_MARKERS.items():
             for full in (False, True):
@@ -72,22 +110,40 @@ def plot_map(summary, path: Path) -> None:
         zy = [xy[z][1] for z in sc.zones]
         size = 60 + 900 * p.demand / max(int(p.demand.max()), 1)
         ax.scatter(zx, zy, s=size, c=cmap(norm(share)), alpha=0.55, edgecolors="k", zorder=2)
+        names = dict(zip(sc.district.zones.ids, sc.district.zones.name, strict=True))
         for z, node in enumerate(sc.zones):
             unmet = int(p.demand[z] - r.seated_zone[z])
-            label = node[1] if unmet == 0 else f"{node[1]}\n-{unmet:,}"
-            ax.annotate(label, (zx[z], zy[z]), ha="center", va="center", fontsize=7, zorder=4)
+            name = f"{names.get(node[1], '')} {node[1]}".strip() if family else node[1]
+            label = name if unmet == 0 else f"{name}\n-{unmet:,}"
+            ax.annotate(
+                label,
+                (zx[z], zy[z]),
+                xytext=(0, -14),  # below the centre, so the schools there stay visible
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize=7,
+                zorder=4,
+                family=family or "sans-serif",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.6},
+            )
         ax.set_title(f"{summary.level} {summary.year}, {sc.name}: unmet {sc.unmet:,}")
         ax.set_xlabel("x (km east)")
         ax.set_ylabel("y (km north)")
         ax.set_aspect("equal", adjustable="datalim")
-    axes[0][0].legend(loc="lower right", fontsize=7, framealpha=0.8)
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    handles.append(Line2D([], [], color="tab:blue", lw=0.8, alpha=0.6))
+    labels.append("education group: lead to campus")
+    axes[0][-1].legend(
+        handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, fontsize=7
+    )
     fig.colorbar(
         plt.cm.ScalarMappable(norm=norm, cmap=cmap),
         ax=axes[0].tolist(),
         shrink=0.6,
         label="share of the zone's demand unmet",
     )
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -104,17 +160,20 @@ def plot_bars(summary, path: Path) -> None:
         by_zone = {row[1]: row[6] for row in zone_rows(sc)}
         by_group = {row[1]: row[10] for row in group_rows(sc)}
         offset = (k - (len(scenarios) - 1) / 2) * width
+        zone_values = [by_zone.get(z, 0) for z in zone_ids]
+        group_values = [by_group.get(g, 0) for g in group_ids]
+        # the total in the legend: a scenario that leaves nobody unmet has no visible bars
         top.bar(
             np.arange(len(zone_ids)) + offset,
-            [by_zone.get(z, 0) for z in zone_ids],
+            zone_values,
             width,
-            label=sc.name,
+            label=f"{sc.name}: {sum(zone_values):,} unmet",
         )
         bottom.bar(
             np.arange(len(group_ids)) + offset,
-            [by_group.get(g, 0) for g in group_ids],
+            group_values,
             width,
-            label=sc.name,
+            label=f"{sc.name}: {sum(group_values):,}",
         )
     top.set_xticks(np.arange(len(zone_ids)), zone_ids, rotation=90, fontsize=7)
     top.set_ylabel("children unmet")

@@ -1,0 +1,245 @@
+"""Numba kernel of the cohort-component forecast (sim.cohort): arrays in, arrays out.
+
+One replication, year by year: grades progress by the progression ratios of a history
+transition drawn each year; entrants per zone are the entry ratios of a history year drawn once
+per replication x the cohort's births (junior: x
+the zone's grade 6 of the year before); each school takes its share of its zone's entrants up
+to its entry seats; the rest go to schools of the zone with spare seats, then to the nearest
+zones' (统筹), in proportion to the spare seats; what is left is unmet. Random numbers come from
+sim.mc_kernels' counter-based streams, so a replication depends only on (root, index): not on
+threads or chunks. Each replication writes only its own rows.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from seats.jit import JIT, PARALLEL
+from sim.mc_kernels import normal, stream_key, uniform
+
+STREAM_BIRTHS = 11
+STREAM_RATIOS = 12
+N_LEVELS = 3
+KINDERGARTEN, PRIMARY, JUNIOR = 0, 1, 2
+
+
+@numba.njit(**JIT)
+def _seat_spare(amount, lv, z, lz_ptr, lz_school, n_z, public, spare, roll):
+    """Seat up to `amount` children of level lv in the schools of zone z with spare entry seats
+    (compulsory levels: public schools only), in proportion to the spare seats; returns the
+    number seated. lz_ptr / lz_school: the schools of each (level, zone), CSR."""
+    if amount <= 0:
+        return 0.0
+    lo, hi = lz_ptr[lv * n_z + z], lz_ptr[lv * n_z + z + 1]
+    total = 0.0
+    for j in range(lo, hi):
+        s = lz_school[j]
+        if spare[s] > 0 and (lv == 0 or public[s]):
+            total += spare[s]
+    if total <= 0:
+        return 0.0
+    take = min(amount, total)
+    for j in range(lo, hi):
+        s = lz_school[j]
+        if spare[s] > 0 and (lv == 0 or public[s]):
+            x = take * spare[s] / total
+            spare[s] -= x
+            roll[s, 0] += x
+    return take
+
+
+@numba.njit(**JIT)
+def one_replication(
+    root, r, resample, births_known, first_birth_year, birth_base, zone_share, scenario_cum,
+    scenario_drift, mid, birth_sigma, years, n_grades, entry_age, level, zone, lz_ptr,
+    lz_school, p0, er_hist, er_mean, pr_hist, pr_mean, weight, seats, public, sector, caps,
+    zone_order, zone_dist,
+    reach, g7_before, births, pupils, classes, entry_demand, zone_entrants, unmet, outside,
+    dist_sum, sector_pupils, retention, grades_out,
+):  # fmt: skip
+    """Replication r into row 0 of each output (views of the caller's rows)."""
+    n_s = len(level)
+    n_z = births_known.shape[1]
+    n_y = len(years)
+    n_known = births_known.shape[0]
+    last_known = first_birth_year + n_known - 1
+    kb = stream_key(root, r, STREAM_BIRTHS)
+    kr = stream_key(root, r, STREAM_RATIOS)
+    scenario = mid
+    if resample:
+        u = uniform(kb, 0)
+        scenario = 0
+        while scenario < len(scenario_cum) - 1 and u >= scenario_cum[scenario]:
+            scenario += 1
+    walk = 0.0
+    for b in range(births.shape[1]):
+        if b < n_known:
+            for z in range(n_z):
+                births[0, b, z] = births_known[b, z]
+        else:
+            h = first_birth_year + b - last_known
+            if resample:
+                walk += birth_sigma * normal(kb, 1 + h)
+            level_b = birth_base * math.exp(scenario_drift[scenario] * h + walk)
+            for z in range(n_z):
+                births[0, b, z] = level_b * zone_share[z]
+
+    roll = np.zeros((n_s, 6))
+    prev = np.zeros((n_s, 6))
+    for s in range(n_s):
+        for g in range(6):
+            prev[s, g] = p0[s, g]
+    spare = np.zeros(n_s)
+    g6 = np.zeros(n_z)
+    wsum = np.zeros((N_LEVELS, n_z))
+    entrants = np.zeros((N_LEVELS, n_z))
+    over = np.zeros((N_LEVELS, n_z))
+    g7 = np.zeros(n_y + 2)
+    g7[0] = g7_before[0]
+    g7[1] = g7_before[1]
+    n_er, n_pr = er_hist.shape[0], pr_hist.shape[0]
+    ke = -1  # the replication's history year of entry ratios (kept: a level, not noise)
+    if resample:
+        ke = min(int(uniform(kr, 0) * n_er), n_er - 1)
+    for y in range(n_y):
+        kp = -1  # the year's history transition of progression ratios
+        if resample:
+            kp = min(int(uniform(kr, 1 + y) * n_pr), n_pr - 1)
+        # 1. progression (closed schools pass their pupils to their zone's open schools)
+        g6[:] = 0.0
+        for s in range(n_s):
+            if level[s] == PRIMARY:
+                g6[zone[s]] += prev[s, 5]
+            for g in range(6):
+                roll[s, g] = 0.0
+            for g in range(1, n_grades[level[s]]):
+                ratio = pr_mean[s, g - 1] if kp < 0 else pr_hist[kp, s, g - 1]
+                roll[s, g] = prev[s, g - 1] * ratio
+        wsum[:, :] = 0.0
+        for s in range(n_s):
+            wsum[level[s], zone[s]] += weight[y, s]
+        for s in range(n_s):
+            if seats[y, s] > 0:
+                continue
+            for g in range(1, 6):
+                x = roll[s, g]
+                if x <= 0:
+                    continue
+                roll[s, g] = 0.0
+                for j in range(n_z):  # the nearest zone with an open school of the level
+                    z2 = zone_order[zone[s], j]
+                    if wsum[level[s], z2] > 0:
+                        base_lz = level[s] * n_z + z2
+                        for j2 in range(lz_ptr[base_lz], lz_ptr[base_lz + 1]):
+                            s2 = lz_school[j2]
+                            roll[s2, g] += x * weight[y, s2] / wsum[level[s], z2]
+                        break
+        # 2. entrants per level and zone
+        year = years[y]
+        for lv in range(N_LEVELS):
+            for z in range(n_z):
+                ratio = er_mean[lv, z] if ke < 0 else er_hist[ke, lv, z]
+                if entry_age[lv] >= 0:
+                    base = births[0, year - entry_age[lv] - first_birth_year, z]
+                else:
+                    base = g6[z]
+                entrants[lv, z] = ratio * base
+                zone_entrants[0, lv, y, z] = entrants[lv, z]
+                over[lv, z] = 0.0
+        # 3. each school its share, up to its entry seats
+        for s in range(n_s):
+            spare[s] = seats[y, s]
+            entry_demand[0, y, s] = 0.0
+        for lv in range(N_LEVELS):
+            for z in range(n_z):
+                if wsum[lv, z] <= 0:
+                    over[lv, z] = entrants[lv, z]
+        for s in range(n_s):
+            lv, z = level[s], zone[s]
+            if wsum[lv, z] <= 0 or weight[y, s] <= 0:
+                continue
+            want = entrants[lv, z] * weight[y, s] / wsum[lv, z]
+            entry_demand[0, y, s] = want
+            take = min(want, spare[s])
+            roll[s, 0] += take
+            spare[s] -= take
+            over[lv, z] += want - take
+        # 4. the zone's other schools with spare seats, then 统筹 in the nearest zones
+        for lv in range(N_LEVELS):
+            for z in range(n_z):
+                if over[lv, z] > 0:
+                    over[lv, z] -= _seat_spare(
+                        over[lv, z], lv, z, lz_ptr, lz_school, n_z, public[y], spare, roll
+                    )
+        for lv in range(N_LEVELS):
+            for z in range(n_z):
+                outside[0, lv, y, z] = 0.0
+                dist_sum[0, lv, y, z] = 0.0
+                for j in range(1, n_z):
+                    if over[lv, z] <= 1e-9:
+                        break
+                    z2 = zone_order[z, j]
+                    d = zone_dist[z, z2]
+                    if d > reach[lv]:
+                        break
+                    got = _seat_spare(
+                        over[lv, z], lv, z2, lz_ptr, lz_school, n_z, public[y], spare, roll
+                    )
+                    over[lv, z] -= got
+                    outside[0, lv, y, z] += got
+                    dist_sum[0, lv, y, z] += got * d
+                unmet[0, lv, y, z] = max(over[lv, z], 0.0)
+        # 5. the year's outputs
+        for lv in range(N_LEVELS):
+            for k in range(3):
+                sector_pupils[0, lv, y, k] = 0.0
+        g7[y + 2] = 0.0
+        for s in range(n_s):
+            total = 0.0
+            n_classes = 0
+            for g in range(n_grades[level[s]]):
+                total += roll[s, g]
+                n = math.floor(roll[s, g] + 0.5)
+                n_classes += (n + caps[s, g] - 1) // caps[s, g]
+                if grades_out.shape[0] > 0:
+                    grades_out[0, y, s, g] = roll[s, g]
+            pupils[0, y, s] = total
+            classes[0, y, s] = n_classes
+            sector_pupils[0, level[s], y, sector[y, s]] += total
+            if level[s] == JUNIOR:
+                g7[y + 2] += roll[s, 0]
+        grade9 = 0.0
+        for s in range(n_s):
+            if level[s] == JUNIOR:
+                grade9 += roll[s, 2]
+        retention[0, y] = grade9 / g7[y] if g7[y] > 0 else 0.0
+        for s in range(n_s):
+            for g in range(6):
+                prev[s, g] = roll[s, g]
+
+
+@numba.njit(**PARALLEL)
+def cohort_kernel(
+    root, start, resample, births_known, first_birth_year, birth_base, zone_share, scenario_cum,
+    scenario_drift, mid, birth_sigma, years, n_grades, entry_age, level, zone, lz_ptr,
+    lz_school, p0, er_hist, er_mean, pr_hist, pr_mean, weight, seats, public, sector, caps,
+    zone_order, zone_dist,
+    reach, g7_before, births, pupils, classes, entry_demand, zone_entrants, unmet, outside,
+    dist_sum, sector_pupils, retention, grades_out,
+):  # fmt: skip
+    """Replications start .. start + len(births) - 1, one row each (prange; no races)."""
+    n = births.shape[0]
+    with_grades = grades_out.shape[0] > 0
+    for i in numba.prange(n):
+        g_rows = grades_out[i : i + 1] if with_grades else grades_out
+        one_replication(
+            root, start + i, resample, births_known, first_birth_year, birth_base, zone_share,
+            scenario_cum, scenario_drift, mid, birth_sigma, years, n_grades, entry_age, level,
+            zone, lz_ptr, lz_school, p0, er_hist, er_mean, pr_hist, pr_mean, weight, seats,
+            public, sector, caps, zone_order, zone_dist, reach, g7_before, births[i : i + 1],
+            pupils[i : i + 1],
+            classes[i : i + 1], entry_demand[i : i + 1], zone_entrants[i : i + 1],
+            unmet[i : i + 1], outside[i : i + 1], dist_sum[i : i + 1], sector_pupils[i : i + 1],
+            retention[i : i + 1], g_rows,
+        )  # fmt: skip

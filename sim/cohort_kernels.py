@@ -56,9 +56,10 @@ def one_replication(
     lz_school, p0, er_hist, er_mean, pr_hist, pr_mean, weight, seats, public, sector, caps,
     zone_order, zone_dist,
     reach, g7_before, births, pupils, classes, entry_demand, zone_entrants, unmet, outside,
-    dist_sum, sector_pupils, retention, grades_out,
+    dist_sum, sector_pupils, retention, grades_out, scratch,
 ):  # fmt: skip
-    """Replication r into row 0 of each output (views of the caller's rows)."""
+    """Replication r into row 0 of each output (views of the caller's rows); `scratch` holds
+    the part's work arrays (make_scratch), fully reset here, so results do not depend on it."""
     n_s = len(level)
     n_z = births_known.shape[1]
     n_y = len(years)
@@ -85,17 +86,10 @@ def one_replication(
             for z in range(n_z):
                 births[0, b, z] = level_b * zone_share[z]
 
-    roll = np.zeros((n_s, 6))
-    prev = np.zeros((n_s, 6))
+    roll, prev, spare, g6, wsum, entrants, over, g7 = scratch
     for s in range(n_s):
         for g in range(6):
             prev[s, g] = p0[s, g]
-    spare = np.zeros(n_s)
-    g6 = np.zeros(n_z)
-    wsum = np.zeros((N_LEVELS, n_z))
-    entrants = np.zeros((N_LEVELS, n_z))
-    over = np.zeros((N_LEVELS, n_z))
-    g7 = np.zeros(n_y + 2)
     g7[0] = g7_before[0]
     g7[1] = g7_before[1]
     n_er, n_pr = er_hist.shape[0], pr_hist.shape[0]
@@ -226,20 +220,37 @@ def cohort_kernel(
     lz_school, p0, er_hist, er_mean, pr_hist, pr_mean, weight, seats, public, sector, caps,
     zone_order, zone_dist,
     reach, g7_before, births, pupils, classes, entry_demand, zone_entrants, unmet, outside,
-    dist_sum, sector_pupils, retention, grades_out,
+    dist_sum, sector_pupils, retention, grades_out, n_parts,
 ):  # fmt: skip
-    """Replications start .. start + len(births) - 1, one row each (prange; no races)."""
+    """Replications start .. start + len(births) - 1, one row each. prange over n_parts
+    contiguous blocks, each with its own scratch arrays (no allocation per replication); a
+    replication depends only on its index, so neither the parts nor the threads change results."""
     n = births.shape[0]
     with_grades = grades_out.shape[0] > 0
-    for i in numba.prange(n):
-        g_rows = grades_out[i : i + 1] if with_grades else grades_out
-        one_replication(
-            root, start + i, resample, births_known, first_birth_year, birth_base, zone_share,
-            scenario_cum, scenario_drift, mid, birth_sigma, years, n_grades, entry_age, level,
-            zone, lz_ptr, lz_school, p0, er_hist, er_mean, pr_hist, pr_mean, weight, seats,
-            public, sector, caps, zone_order, zone_dist, reach, g7_before, births[i : i + 1],
-            pupils[i : i + 1],
-            classes[i : i + 1], entry_demand[i : i + 1], zone_entrants[i : i + 1],
-            unmet[i : i + 1], outside[i : i + 1], dist_sum[i : i + 1], sector_pupils[i : i + 1],
-            retention[i : i + 1], g_rows,
-        )  # fmt: skip
+    n_parts = max(1, min(n_parts, n))
+    for p in numba.prange(n_parts):
+        scratch = make_scratch(len(level), births_known.shape[1], len(years))
+        lo, hi = p * n // n_parts, (p + 1) * n // n_parts
+        for i in range(lo, hi):
+            g_rows = grades_out[i : i + 1] if with_grades else grades_out
+            one_replication(
+                root, start + i, resample, births_known, first_birth_year, birth_base,
+                zone_share, scenario_cum, scenario_drift, mid, birth_sigma, years, n_grades,
+                entry_age, level, zone, lz_ptr, lz_school, p0, er_hist, er_mean, pr_hist,
+                pr_mean, weight, seats, public, sector, caps, zone_order, zone_dist, reach,
+                g7_before, births[i : i + 1], pupils[i : i + 1], classes[i : i + 1],
+                entry_demand[i : i + 1], zone_entrants[i : i + 1], unmet[i : i + 1],
+                outside[i : i + 1], dist_sum[i : i + 1], sector_pupils[i : i + 1],
+                retention[i : i + 1], g_rows, scratch,
+            )  # fmt: skip
+
+
+@numba.njit(**JIT)
+def make_scratch(n_s, n_z, n_y):
+    """One part's work arrays: roll, prev, spare, grade 6, weight sums, entrants, overflow,
+    grade 7 by year."""
+    return (
+        np.zeros((n_s, 6)), np.zeros((n_s, 6)), np.zeros(n_s), np.zeros(n_z),
+        np.zeros((N_LEVELS, n_z)), np.zeros((N_LEVELS, n_z)), np.zeros((N_LEVELS, n_z)),
+        np.zeros(n_y + 2),
+    )  # fmt: skip

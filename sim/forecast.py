@@ -277,6 +277,7 @@ def run_kernel(model: CohortModel, root, start: int, b: Batch, grades: np.ndarra
         m.pr_hist, m.pr_mean, m.weight, m.seats, m.public, m.sector, m.caps, m.zone_order,
         m.zone_dist, m.reach, m.g7_before, b.births, b.pupils, b.classes, b.entry_demand,
         b.zone_entrants, b.unmet, b.outside, b.dist_sum, b.sector_pupils, b.retention, g_out,
+        numba.get_num_threads(),
     )  # fmt: skip
 
 

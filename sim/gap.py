@@ -357,25 +357,24 @@ def site_allowed(
     except InputError as err:  # no enrolment history: no projection to check
         return None, f"no utilisation check of the sites ({err})"
     first = int(enrolment.years[0])
-    if not first < year <= int(enrolment.years[-1]):
-        return None, f"no utilisation check of the sites: enrolment.csv has no roll for {year}"
+    base = min(year, int(enrolment.years[-1]))  # the projection starts from this year's roll
+    if base <= first:
+        return None, f"no utilisation check of the sites: enrolment.csv has no history to {year}"
     model = build_cohort_model(
-        district, enrolment, years=(year + 1, year + SITE_YEARS), plan=plan,
-        fit=(first, year), resample=False,
+        district, enrolment, years=(base + 1, year + SITE_YEARS), plan=plan,
+        fit=(first, base), resample=False,
     )  # fmt: skip
     central = central_projection(model)
     lv = LEVELS.index(level)
     mask = model.school_level == lv
     n_z = len(model.zone_ids)
+    ahead = range(len(model.years) - SITE_YEARS, len(model.years))  # year + 1 .. year + 5
     pupils = np.stack(
         [np.bincount(model.school_zone[mask], central.batch.pupils[0, y, mask], n_z)
-         for y in range(SITE_YEARS)]
-    ) + central.batch.unmet[0, lv]  # fmt: skip
+         + central.batch.unmet[0, lv, y] for y in ahead]
+    )  # fmt: skip
     places = np.stack(
-        [
-            np.bincount(model.school_zone[mask], model.places[y, mask], n_z)
-            for y in range(SITE_YEARS)
-        ]
+        [np.bincount(model.school_zone[mask], model.places[y, mask], n_z) for y in ahead]
     )
     zones = district.zones
     centres = np.column_stack([zones.x_km, zones.y_km])

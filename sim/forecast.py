@@ -313,21 +313,16 @@ class Central:
         return self.batch.zone_entrants
 
 
-_CENTRAL: dict[int, Central] = {}
-
-
 def central_projection(model: CohortModel) -> Central:
-    key = id(model)
-    if key not in _CENTRAL:
-        import dataclasses
+    """One replication with the ratios at their means and the mid birth scenario (cheap: a
+    single kernel call, so it is not cached)."""
+    import dataclasses
 
-        fixed = dataclasses.replace(model, resample=False)
-        b = empty_batch(fixed, 0, 1)
-        grades = np.zeros((1, len(model.years), len(model.school_ids), 6))
-        run_kernel(fixed, np.uint64(0), 0, b, grades)
-        _CENTRAL.clear()
-        _CENTRAL[key] = Central(b, grades[0])
-    return _CENTRAL[key]
+    fixed = dataclasses.replace(model, resample=False)
+    b = empty_batch(fixed, 0, 1)
+    grades = np.zeros((1, len(model.years), len(model.school_ids), 6))
+    run_kernel(fixed, np.uint64(0), 0, b, grades)
+    return Central(b, grades[0])
 
 
 def pool_counts(model: CohortModel, chance: ChanceModel, batch: Batch) -> np.ndarray:
@@ -624,15 +619,15 @@ def _kindergarten_teachers(district: District) -> tuple[int, int]:
     level = {sid: str(district.schools.level[k]) for k, sid in enumerate(district.schools.ids)}
     schools = table.text("school_id")
     marks = table.text("preschool_trained", required=False)
-    kg = [(s, t) for s, t in zip(schools, marks, strict=True) if level.get(s) == "kindergarten"]
-    for i, (_, t) in enumerate(kg):
-        if t not in ("0", "1"):
-            line = table.lines[
-                [k for k, s in enumerate(schools) if level.get(s) == "kindergarten"][i]
-            ]
-            problems.add(table.name, line, "preschool_trained", f"'{t}' is not 0 or 1")
-            problems.raise_if_any()
-    return len(kg), sum(t == "1" for _, t in kg)
+    kg = []
+    for sid, mark, line in zip(schools, marks, table.lines, strict=True):
+        if level.get(sid) != "kindergarten":
+            continue
+        if mark not in ("0", "1"):
+            problems.add(table.name, line, "preschool_trained", f"'{mark}' is not 0 or 1")
+        kg.append(mark)
+    problems.raise_if_any()
+    return len(kg), kg.count("1")
 
 
 def baseline_values(results: Results) -> dict[str, float | None]:

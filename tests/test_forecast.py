@@ -454,3 +454,16 @@ def test_chance_sums_do_not_depend_on_the_split_into_parts(district, model, mult
     assert np.array_equal(
         run_chances(chance, root_key("split"), 3, counts)[0].sum(), totals[0][0].sum()
     )
+
+
+def test_bad_preschool_trained_names_file_line_and_column(district_copy):
+    from conftest import run_cli
+
+    path = district_copy / "teachers.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].rsplit(",", 1)[0] + ",yes"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_cli("forecast", district_copy, "--runs", "2", "--seed", "x", "--out",
+                     district_copy.parent / "out")  # fmt: skip
+    assert result.exit_code == 2
+    assert "teachers.csv:3: preschool_trained: 'yes' is not 0 or 1" in result.output

@@ -16,7 +16,7 @@ import platform
 
 import numpy as np
 
-from seats.model import embedded_dataset, load_district
+from seats.io.model import embedded_dataset, load_district
 from sim.backtest import run_backtest
 from sim.cohort import load_enrolment
 

@@ -22,9 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from seats import balance_kernels as bk
-from seats import classes as cl
-from seats.errors import Problems
+from seats.classes import kernels as bk
+from seats.classes.cohort import load_cohort
+from seats.classes.form import _class_plan, form_classes
+from seats.classes.objective import WEIGHTS, feature_scale, pupil_features
+from seats.classes.search import serpentine_start, solve_plan
+from seats.classes.units import build_units
+from seats.classes.writers import class_figures, spreads
+from seats.io.errors import Problems
 
 CAP = 45
 
@@ -61,28 +66,28 @@ def write_cohort(folder: Path, n: int, seed: int) -> tuple[Path, Path]:
 def prepare(pupils: Path, n_classes: int):
     """(cohort, plan, units, start, unit values) exactly as form_classes builds them."""
     problems = Problems()
-    cohort = cl.load_cohort(pupils, problems)
-    plan = cl._class_plan(cohort, "S1", list(range(len(cohort))), n_classes, problems)
-    units = cl.build_units(cohort, plan, problems)
-    start = cl.serpentine_start(cohort, plan, units, problems)
+    cohort = load_cohort(pupils, problems)
+    plan = _class_plan(cohort, "S1", list(range(len(cohort))), n_classes, problems)
+    units = build_units(cohort, plan, problems)
+    start = serpentine_start(cohort, plan, units, problems)
     problems.raise_if_any()
-    scale = cl.feature_scale(len(plan.pupils), n_classes, int(plan.size_hi.max()))
-    values = cl.pupil_features(cohort, plan.pupils, scale)
+    scale = feature_scale(len(plan.pupils), n_classes, int(plan.size_hi.max()))
+    values = pupil_features(cohort, plan.pupils, scale)
     return cohort, plan, units, start, values
 
 
 def figures_of(cohort, plan, pupil_bin) -> dict:
     n_bins = len(plan.size_lo)
     figures = [
-        cl.class_figures(cohort, "S1", c + 1, plan.pupils[pupil_bin == c].tolist())
+        class_figures(cohort, "S1", c + 1, plan.pupils[pupil_bin == c].tolist())
         for c in range(n_bins)
     ]
-    return cl.spreads(figures)
+    return spreads(figures)
 
 
 def objective_of(plan, units, values, unit_bin) -> int:
     unit_values = unit_features(units, values)
-    return int(bk.class_objective(unit_bin, unit_values, units.size, len(plan.size_lo), cl.WEIGHTS))
+    return int(bk.class_objective(unit_bin, unit_values, units.size, len(plan.size_lo), WEIGHTS))
 
 
 def unit_features(units, values) -> np.ndarray:
@@ -115,9 +120,7 @@ def lattice_bound(plan, units, values) -> tuple[int, list[int]]:
         for _ in range(t - sum(share)):
             c = min(range(n_bins), key=lambda c: cost(c, share[c] + 1) - cost(c, share[c]))
             share[c] += 1
-        per_feature.append(
-            int(cl.WEIGHTS[f]) * g * g * sum(cost(c, share[c]) for c in range(n_bins))
-        )
+        per_feature.append(int(WEIGHTS[f]) * g * g * sum(cost(c, share[c]) for c in range(n_bins)))
     return sum(per_feature), per_feature
 
 
@@ -140,7 +143,7 @@ def cpsat(plan, units, values, seconds: float, incumbent=None, workers: int = 8)
     lower, per_feature = lattice_bound(plan, units, values)
     upper = None
     if incumbent is not None:
-        upper = int(bk.class_objective(incumbent, unit_values, units.size, n_bins, cl.WEIGHTS))
+        upper = int(bk.class_objective(incumbent, unit_values, units.size, n_bins, WEIGHTS))
     model = cp_model.CpModel()
     x = [[model.NewBoolVar(f"x{u}_{c}") for c in range(n_bins)] for u in range(n_units)]
     for u in range(n_units):
@@ -156,7 +159,7 @@ def cpsat(plan, units, values, seconds: float, incumbent=None, workers: int = 8)
                 model.Add(x[u][c] <= sum(x[v][c - 1] for v in range(u)))
     terms = []
     for f in range(unit_values.shape[1]):
-        weight = int(cl.WEIGHTS[f])
+        weight = int(WEIGHTS[f])
         coef = [
             n_total * int(unit_values[u, f]) - int(units.size[u]) * int(total[f])
             for u in range(n_units)
@@ -205,7 +208,7 @@ def cpsat(plan, units, values, seconds: float, incumbent=None, workers: int = 8)
 def balanced(cohort, plan, seed="bench"):
     problems = Problems()
     start = time.perf_counter()
-    solved = cl.solve_plan(cohort, plan, seed, problems)
+    solved = solve_plan(cohort, plan, seed, problems)
     return solved, time.perf_counter() - start
 
 
@@ -286,7 +289,7 @@ def main() -> None:
         warm_times = [balanced(cohort, plan)[1] for _ in range(args.repeat)]
         warm = min(warm_times)
         t0 = time.perf_counter()
-        cl.form_classes(pupils, schools, seed="bench", out_dir=folder / "run600", force=True)
+        form_classes(pupils, schools, seed="bench", out_dir=folder / "run600", force=True)
         whole = time.perf_counter() - t0
         print("## 600 pupils in 14 classes (cap 45)\n")
         print(
@@ -324,9 +327,9 @@ def main() -> None:
         if have_cpsat:
             print(small_table(folder, args.small_seconds, args.proof_seconds, args.repeat))
         # 3. the district: 2021 primary lottery -> classes -> teachers
-        from seats.model import embedded_dataset
-        from seats.run import RunOptions, run_lottery
-        from seats.teachers import assign_teachers
+        from seats.classes.teachers import assign_teachers
+        from seats.io.model import embedded_dataset
+        from seats.lottery.run import RunOptions, run_lottery
 
         data = embedded_dataset()
         run_lottery(
@@ -340,7 +343,7 @@ def main() -> None:
         times = []
         for _ in range(3):
             t0 = time.perf_counter()
-            summary = cl.form_classes(
+            summary = form_classes(
                 folder / "lottery",
                 data / "schools.csv",
                 seed="bench",

@@ -8,7 +8,8 @@
    numba threads; parallel efficiency = t1 / (2 t2).
 2. 1,000 replications of the 2021 kindergarten lottery (5,600 applicants, 100 kindergartens):
    wall time per replication (pool drawn, fresh numbers, mechanism, tallies) against one warm
-   call of the mechanism kernel on the file (seats.kernels, keys precomputed), 1 and 2 threads.
+   call of the mechanism kernel on the file (seats.lottery.kernels, keys precomputed), 1 and 2
+   threads.
 3. The whole simulation (forecast + lottery) at 10,000 replications on a Dask LocalCluster of
    2 single-threaded workers against in-process with 2 threads, the two alternated; cluster
    start-up and the workers' first (JIT-loading) run are excluded and reported apart.
@@ -29,10 +30,9 @@ import time
 import numba
 import numpy as np
 
-from seats import kernels
-from seats.lottery import Lottery, priorities
-from seats.model import embedded_dataset, load_district
-from seats.policy import load_policy
+from seats.io.model import embedded_dataset, load_district
+from seats.lottery import Lottery, kernels, priorities
+from seats.lottery.policy import load_policy
 from sim.cohort import build_cohort_model, load_enrolment
 from sim.forecast import chance_model, root_key, run_chances, simulate
 from sim.plan import read_plan

@@ -25,7 +25,7 @@ import networkx as nx
 import numpy as np
 from networkx.algorithms import flow as nx_flow
 
-from seats.model import embedded_dataset, load_district
+from seats.io.model import embedded_dataset, load_district
 from sim.flow import max_flow
 from sim.gap import cohort_basis, cohort_demand, flow_problem, gap_analysis
 from sim.network import build_network

@@ -12,7 +12,7 @@ hospitals rank residents by seats' priority key (tier, lottery number). The benc
 the two matchings are equal (applicant-proposing deferred acceptance = resident-optimal HR).
 
 Part 2 (scale): ``seats lottery run`` end to end on 100,000 x 2,000 x 5 and 563,000 x 8,000 x 10:
-wall time and peak memory (max RSS of the child process), cold (numba cache of seats.kernels
+wall time and peak memory (max RSS of the child process), cold (numba cache of seats.lottery.kernels
 cleared) and warm, and the kernel's nanoseconds per proposal and per choice entry.
 
 A proposal is one application of an applicant to a school in the mechanism: in deferred
@@ -45,8 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lottery_instances as instances  # benchmarks/ is not a package: found via sys.path
 
 import seats
-from seats import kernels
-from seats.lottery import allocate, load_lottery, priorities
+from seats.lottery import allocate, kernels, load_lottery, priorities
 
 SEED = "bench 2021"
 MATCHING_SIZES = [(5_600, 100, 3), (20_000, 400, 5)]
@@ -100,7 +99,7 @@ def _wait_child(args: list[str], errors, timeout: float | None) -> tuple[float, 
 
 
 def clear_kernel_cache() -> int:
-    """Delete numba's cache of seats.kernels (only that module); returns files removed."""
+    """Delete numba's cache of seats.lottery.kernels (only that module); returns files removed."""
     removed = 0
     for path in KERNEL_CACHE.glob("kernels.*.nb[ic]"):
         path.unlink()

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from seats import __version__
-from seats.errors import InputError
+from seats.io.errors import InputError
 
 
 class BadInput(click.ClickException):
@@ -44,6 +44,18 @@ def encoding_option(func):
     )(func)
 
 
+def output_folder(help_out: str, help_force: str = "Replace a non-empty folder."):
+    """--out (the folder to create) and --force (replace it), for every command that writes one."""
+
+    def decorate(func):
+        func = click.option("--force", is_flag=True, help=help_force)(func)
+        return click.option(
+            "--out", "out_dir", required=True, type=click.Path(path_type=Path), help=help_out
+        )(func)
+
+    return decorate
+
+
 def district_argument(func):
     return click.argument(
         "folder",
@@ -54,7 +66,7 @@ def district_argument(func):
 
 
 def resolve_folder(folder: Path | None) -> Path:
-    from seats.model import embedded_dataset
+    from seats.io.model import embedded_dataset
 
     return folder if folder is not None else embedded_dataset()
 
@@ -75,7 +87,7 @@ def data() -> None:
 @encoding_option
 def data_check(folder: Path | None, encoding: str | None) -> None:
     """Validate every file of a district folder; list every problem; exit 2 if any."""
-    from seats.model import check_folder
+    from seats.lottery.check import check_folder
 
     folder = resolve_folder(folder)
     if not folder.is_dir():
@@ -92,8 +104,8 @@ def data_check(folder: Path | None, encoding: str | None) -> None:
 @click.option("--year", default=2020, show_default=True, help="Year of the plan's indicators.")
 def data_summary(folder: Path | None, encoding: str | None, year: int) -> None:
     """Print schools, seats and pupils by level and sector, groups, and the plan's indicators."""
-    from seats.model import load_district
-    from seats.summary import render_summary
+    from seats.io.model import load_district
+    from seats.io.summary import render_summary
 
     district = load_district(resolve_folder(folder), encoding=encoding)
     click.echo(render_summary(district, year))
@@ -155,10 +167,7 @@ def lottery_inputs(func):
     type=click.Path(path_type=Path),
     help="commitment.json from `seats lottery commit`: refuse inputs that differ.",
 )
-@click.option(
-    "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Run folder to create."
-)
-@click.option("--force", is_flag=True, help="Replace a non-empty run folder.")
+@output_folder("Run folder to create.", "Replace a non-empty run folder.")
 @click.option("--level", help="Use only the schools of this level (with a district schools.csv).")
 @click.option(
     "--fallback",
@@ -181,7 +190,7 @@ def lottery_run(
     encoding,
 ) -> None:
     """Draw an admission lottery and write the run folder (all or nothing)."""
-    from seats.run import RunOptions, run_lottery
+    from seats.lottery.run import RunOptions, run_lottery
 
     if fallback == "nearest" and zones_path is None:
         raise click.UsageError("--fallback nearest needs --zones")
@@ -239,7 +248,7 @@ def lottery_commit(
     encoding,
 ) -> None:
     """Fix the inputs by their SHA-256 before the seed is known (publish the file)."""
-    from seats.commitment import make_commitment, write_commitment
+    from seats.lottery.commitment import make_commitment, write_commitment
 
     paths = {
         "schools": schools_path,
@@ -260,17 +269,10 @@ def lottery_commit(
 
 @lottery.command("publish")
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Folder for public_list.csv and public_list.pdf.",
-)
-@click.option("--force", is_flag=True, help="Replace a non-empty folder.")
+@output_folder("Folder for public_list.csv and public_list.pdf.", "Replace a non-empty folder.")
 def lottery_publish(run_dir: Path, out_dir: Path, force: bool) -> None:
     """The public results list (公示名单): masked ids, lottery numbers, results, waitlists."""
-    from seats.publish import publish_results
+    from seats.supervision.publish import publish_results
 
     click.echo(publish_results(run_dir, out_dir, force=force).render())
 
@@ -282,7 +284,7 @@ def lottery_publish(run_dir: Path, out_dir: Path, force: bool) -> None:
 )
 def report(run_dir: Path, out_pdf: Path) -> None:
     """The supervisor's report (PDF): digests, per-school results, charts, how to verify."""
-    from seats.report import write_report
+    from seats.supervision.report import write_report
 
     click.echo(write_report(run_dir, out_pdf).render())
 
@@ -327,14 +329,7 @@ def report(run_dir: Path, out_pdf: Path) -> None:
     type=click.FloatRange(min=0),
     help="Walking distance from a zone centre within which a school serves it.",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Folder for the CSV files and charts.",
-)
-@click.option("--force", is_flag=True, help="Replace a non-empty folder.")
+@output_folder("Folder for the CSV files and charts.", "Replace a non-empty folder.")
 @encoding_option
 def gap(
     folder,
@@ -406,15 +401,11 @@ def parse_years(ctx, param, value: str) -> tuple[int, int]:
     metavar="ADDRESS|local:N",
     help="Run batches on a Dask cluster (needs the dask extra).",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Folder for forecast.csv, schools.csv, teacher_posts.csv, indicators.csv, chances.csv "
-    "and the charts.",
+@output_folder(
+    "Folder for forecast.csv, schools.csv, teacher_posts.csv, indicators.csv, chances.csv and "
+    "the charts.",
+    "Replace a non-empty folder.",
 )
-@click.option("--force", is_flag=True, help="Replace a non-empty folder.")
 @click.option(
     "--ratio",
     "ratios",
@@ -476,9 +467,7 @@ def classes_group() -> None:
     help="Schools file with school_id and class_size_cap (a district schools.csv).",
 )
 @click.option("--seed", required=True, help="Public seed of the class-number lottery.")
-@click.option(
-    "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Run folder to create."
-)
+@output_folder("Run folder to create.", "Replace a non-empty run folder.")
 @click.option("--group", help="Share an education group's pupils among its campuses first.")
 @click.option(
     "--class-counts",
@@ -492,7 +481,6 @@ def classes_group() -> None:
     type=click.Path(path_type=Path),
     help="pupil_id,together_with,apart_from,fixed_class: keep together/apart/fixed.",
 )
-@click.option("--force", is_flag=True, help="Replace a non-empty run folder.")
 @encoding_option
 def classes_form(
     pupils_path,
@@ -544,14 +532,11 @@ def teachers_group() -> None:
     help="Teachers file (teacher_id, school_id, subject, title, years, rating, ...).",
 )
 @click.option("--seed", required=True, help="Public seed (ties in the assignment).")
-@click.option(
-    "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Run folder to create."
-)
-@click.option("--force", is_flag=True, help="Replace a non-empty run folder.")
+@output_folder("Run folder to create.", "Replace a non-empty run folder.")
 @encoding_option
 def teachers_assign(classes_dir, teachers_path, seed, out_dir, force, encoding) -> None:
     """Give every class a balanced teacher team within each school or education group."""
-    from seats.teachers import assign_teachers
+    from seats.classes.teachers import assign_teachers
 
     summary = assign_teachers(
         classes_dir,
@@ -580,7 +565,7 @@ def audit() -> None:
 )
 def audit_verify(run_dir: Path, inputs_dir: Path | None) -> None:
     """Check the chain, the digests, and that re-running gives byte-identical outputs."""
-    from seats.verify import verify_run
+    from seats.supervision.verify import verify_run
 
     report = verify_run(run_dir, inputs_dir=inputs_dir)
     for line in report.notes:
@@ -597,7 +582,7 @@ def audit_verify(run_dir: Path, inputs_dir: Path | None) -> None:
 @click.argument("applicant_id")
 def explain(run_dir: Path, applicant_id: str) -> None:
     """Why this applicant got this result, in Chinese and English."""
-    from seats.explain import explain_applicant
+    from seats.supervision.explain import explain_applicant
 
     click.echo(explain_applicant(run_dir, applicant_id).render())
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seats.classes import form_classes
-from seats.model import embedded_dataset
-from seats.publish import publish_results
-from seats.report import write_report
-from seats.run import RunOptions, RunSummary, run_lottery
-from seats.teachers import assign_teachers
-from seats.verify import verify_run
+from seats.classes.teachers import assign_teachers
+from seats.io.model import embedded_dataset
+from seats.lottery.run import RunOptions, RunSummary, run_lottery
+from seats.supervision.publish import publish_results
+from seats.supervision.report import write_report
+from seats.supervision.verify import verify_run
 from sim.forecast import run_forecast
 from sim.gap import run_gap
 

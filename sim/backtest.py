@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seats.model import District
+from seats.io.model import District
 from sim.cohort import LEVELS, Enrolment, build_cohort_model
 
 

@@ -44,9 +44,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from seats.errors import Problems
-from seats.model import District
-from seats.tables import find_table, read_table
+from seats.io.errors import Problems
+from seats.io.model import District
+from seats.io.tables import find_table, read_table
 from sim.plan import Plan, apply_plan
 
 LEVELS = ("kindergarten", "primary", "junior")

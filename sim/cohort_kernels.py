@@ -15,7 +15,7 @@ import math
 import numba
 import numpy as np
 
-from seats.jit import JIT, PARALLEL
+from seats.io.jit import JIT, PARALLEL
 from sim.mc_kernels import normal, stream_key, uniform
 
 STREAM_BIRTHS = 11

@@ -14,10 +14,11 @@ Each replication takes, per zone, round(A_z x E_z / E0_z) applicants drawn with 
 the applicants file's applicants of that zone (A_z of them), E_z being the replication's
 kindergarten entrants (K1) of the zone in the chances year and E0_z the central projection's
 entrants of the file's year; each keeps their choices, category and sibling, so their tiers
-(policy file). Fresh random lottery numbers, the policy's mechanism (seats.kernels), and counts
-per school, tier and choice position. A probability is admitted / applications pooled over
-replications, with the standard error of that ratio estimator across replications. Planned
-schools take no applications (the file's choices do not name them); expansions add seats.
+(policy file). Fresh random lottery numbers, the policy's mechanism (seats.lottery.kernels),
+and counts per school, tier and choice position. A probability is admitted / applications
+pooled over replications, with the standard error of that ratio estimator across replications.
+Planned schools take no applications (the file's choices do not name them); expansions add
+seats.
 
 Engine: replications in chunks of CHUNK, each chunk a numba prange over its replications (own
 rows); each replication's random numbers depend only on (seed, replication), so the thread
@@ -44,11 +45,11 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from seats.io.model import District, load_district
+from seats.io.output import check_output_folder, staged_output
+from seats.io.summary import format_table
 from seats.lottery import Lottery, entry_tiers
-from seats.model import District, load_district
-from seats.output import check_output_folder, staged_output
-from seats.policy import DEFAULT_POLICY, load_policy
-from seats.summary import format_table
+from seats.lottery.policy import DEFAULT_POLICY, load_policy
 from sim import mc_kernels
 from sim.cohort import (
     GRADES,
@@ -604,12 +605,12 @@ def _classes_2020(m: CohortModel) -> float:
 
 def _kindergarten_teachers(district: District) -> tuple[int, int]:
     """Kindergarten teachers and those with preschool_trained = 1 in teachers.csv, or (0, 0)."""
-    from seats.tables import find_table, read_table
+    from seats.io.tables import find_table, read_table
 
     path = find_table(district.folder, "teachers")
     if path is None:
         return 0, 0
-    from seats.errors import Problems
+    from seats.io.errors import Problems
 
     problems = Problems()
     table = read_table(path, problems)

@@ -38,11 +38,11 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from seats.errors import InputError, Problems
-from seats.model import INCLUSIVE_SECTORS, District, load_district
-from seats.output import check_output_folder, staged_output, write_csv
-from seats.summary import PLAN_TARGETS_2025, format_table, kindergarten_indicators
-from seats.tables import read_table
+from seats.io.errors import InputError, Problems
+from seats.io.model import INCLUSIVE_SECTORS, District, load_district
+from seats.io.output import check_output_folder, staged_output, write_csv
+from seats.io.summary import PLAN_TARGETS_2025, format_table, kindergarten_indicators
+from seats.io.tables import read_table
 from sim.flow import FlowProblem, FlowResult, bottleneck_regions, max_flow
 from sim.network import (
     GAP_LEVELS,
@@ -775,7 +775,7 @@ def _shorten(text: str, most: int = 40) -> str:
 
 
 def recorded_indicators(district: District, year: int):
-    """seats.summary's indicators, with births of unrecorded years estimated as the network does."""
+    """Indicators of seats.io.summary; births of unrecorded years estimated as the network does."""
     recorded = kindergarten_indicators(district, year)
     population, _ = children_aged(district, *LEVEL_AGES["kindergarten"], year)
     return dataclasses.replace(recorded, population_3_to_5=int(population.sum()))

@@ -14,8 +14,8 @@ import math
 import numba
 import numpy as np
 
-from seats.jit import JIT, PARALLEL
-from seats.kernels import _deferred_acceptance, _immediate_acceptance, _immediate_rounds
+from seats.io.jit import JIT, PARALLEL
+from seats.lottery.kernels import _deferred_acceptance, _immediate_acceptance, _immediate_rounds
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 STREAM_LOTTERY = 3
@@ -97,9 +97,9 @@ def _one_lottery(
     acceptance; with a single tie-break, no school listed twice in a row) the applications are
     counting-sorted straight into buckets (choice position, school, tier), walking the lottery
     numbers in order: the key tier * numbers + number then ascends inside each (position,
-    school) bucket, the order seats.kernels._immediate_acceptance would sort them into, and its
-    rounds (_immediate_rounds) run on them. Otherwise the choices are copied into CSR with their
-    keys for the mechanism kernel.
+    school) bucket, the order seats.lottery.kernels._immediate_acceptance would sort them into,
+    and its rounds (_immediate_rounds) run on them. Otherwise the choices are copied into CSR with
+    their keys for the mechanism kernel.
 
     Random numbers: pick k of the pool is number k of the stream (when `resample`), then the
     Fisher-Yates swaps of the lottery numbers take the next ones."""

@@ -41,7 +41,7 @@ from collections import defaultdict
 import networkx as nx
 import numpy as np
 
-from seats.model import District
+from seats.io.model import District
 
 WALK_KM = 1.5  # about 20 minutes on foot from the zone centre, which stands for the average home
 LEVEL_AGES = {"kindergarten": (3, 5), "primary": (6, 11), "junior": (12, 14)}

@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from seats.errors import Problems
-from seats.model import LEVELS, SECTORS, District, Memberships, Schools
-from seats.tables import read_table
+from seats.io.errors import Problems
+from seats.io.model import LEVELS, SECTORS, District, Memberships, Schools
+from seats.io.tables import read_table
 from sim.flow import FlowProblem, max_flow
 from sim.network import LEVEL_YEARS, serving_pairs
 

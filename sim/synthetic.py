@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from seats.model import SCHOOL_COLUMNS
-from seats.output import write_csv
+from seats.io.model import SCHOOL_COLUMNS
+from seats.io.output import write_csv
 from sim.network import LEVEL_YEARS
 
 GROUP_SIZE = 4  # campuses of a group, as in Xinghualing's (2-5)

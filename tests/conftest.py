@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from seats.cli import cli
-from seats.model import embedded_dataset
+from seats.io.model import embedded_dataset
 
 DATASET = embedded_dataset()
 

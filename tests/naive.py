@@ -1,4 +1,4 @@
-"""Slow, obviously correct references for the kernels in seats.kernels.
+"""Slow, obviously correct references for the kernels in seats.lottery.kernels.
 
 Instances are plain lists: ``choices[a]`` is applicant a's ranked list of school
 indices, ``keys[a][j]`` their priority key at ``choices[a][j]`` (lower wins) and

@@ -1,4 +1,4 @@
-"""Slow, obviously correct references for seats.balance_kernels (plain Python integers)."""
+"""Slow, obviously correct references for seats.classes.kernels (plain Python integers)."""
 
 
 def naive_class_objective(unit_class, unit_values, unit_size, n_classes, weights):

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from conftest import DATASET, run_cli
 
-from seats.audit import read_chain
-from seats.errors import InputError
-from seats.explain import RunView, explain_applicant, recompute_command
+from seats.io.audit import read_chain
+from seats.io.errors import InputError
 from seats.lottery import load_lottery, priorities
-from seats.seed import canonical_seed
-from seats.verify import verify_run
+from seats.lottery.seed import canonical_seed
+from seats.supervision.explain import RunView, explain_applicant, recompute_command
+from seats.supervision.verify import verify_run
 
 SCHOOLS = DATASET / "schools.csv"
 ZONES = DATASET / "zones.csv"
@@ -132,7 +132,7 @@ def test_deleted_swapped_inserted_lines(run_copy, edit, expected):
 
 
 def test_forged_record_with_valid_hash_breaks_the_prev_link(run_copy):
-    from seats.audit import canonical_json
+    from seats.io.audit import canonical_json
 
     log = run_copy / "audit.jsonl"
     lines = _lines(log)
@@ -170,7 +170,7 @@ def test_changed_output_is_named(run_copy):
 def test_consistent_forgery_is_caught_by_the_rerun(run_copy):
     """Rewrite an output AND its digest in the log, re-chaining every line after it: the chain
     and the digests then agree, and only re-running the draw can catch it."""
-    from seats.audit import GENESIS, canonical_json
+    from seats.io.audit import GENESIS, canonical_json
 
     assignments = run_copy / "assignments.csv"
     rows = assignments.read_text(encoding="utf-8").splitlines()

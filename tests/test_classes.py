@@ -13,16 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seats import balance_kernels as bk
-from seats.classes import (
-    BALANCE,
-    CHART,
-    CLASSES,
-    form_classes,
-    replay_classes,
-)
-from seats.errors import InputError
-from seats.run import RunOptions, run_lottery
+from seats.classes import form_classes, replay_classes
+from seats.classes import kernels as bk
+from seats.classes.writers import BALANCE, CHART, CLASSES
+from seats.io.errors import InputError
+from seats.lottery.run import RunOptions, run_lottery
 from tests.naive_balance import brute_force_best, naive_class_objective
 
 PUPIL_HEADER = [
@@ -132,15 +127,17 @@ def _improve(
     out = np.empty(n_units, dtype=np.int64)
     objective = bk.improve_classes(
         np.array(start, dtype=np.int64),
-        np.array(values, dtype=np.int64),
-        np.array(sizes, dtype=np.int64),
-        np.zeros(n_units, dtype=bool) if pinned is None else np.array(pinned),
-        ptr,
-        np.array([v for x in neighbours for v in x], dtype=np.int64),
-        np.array(lo, dtype=np.int64),
-        np.array(hi, dtype=np.int64),
-        np.array(weights, dtype=np.int64),
-        rng.permutation(n_units).astype(np.int64),
+        bk.ClassProblem(
+            np.array(values, dtype=np.int64),
+            np.array(sizes, dtype=np.int64),
+            np.zeros(n_units, dtype=bool) if pinned is None else np.array(pinned),
+            ptr,
+            np.array([v for x in neighbours for v in x], dtype=np.int64),
+            np.array(lo, dtype=np.int64),
+            np.array(hi, dtype=np.int64),
+            np.array(weights, dtype=np.int64),
+            rng.permutation(n_units).astype(np.int64),
+        ),
         proposals,
         exchange,
         out,
@@ -229,15 +226,17 @@ def _polish(cls, values, sizes, lo, hi, weights, k_max, pinned=None, apart=(), t
     out = np.array(cls, dtype=np.int64)
     objective = bk.exact_exchanges(
         out,
-        np.array(values, dtype=np.int64),
-        np.array(sizes, dtype=np.int64),
-        np.zeros(n_units, dtype=bool) if pinned is None else np.array(pinned),
-        ptr,
-        np.array([v for x in neighbours for v in x], dtype=np.int64),
-        np.array(lo, dtype=np.int64),
-        np.array(hi, dtype=np.int64),
-        np.array(weights, dtype=np.int64),
-        np.arange(n_units, dtype=np.int64),
+        bk.ClassProblem(
+            np.array(values, dtype=np.int64),
+            np.array(sizes, dtype=np.int64),
+            np.zeros(n_units, dtype=bool) if pinned is None else np.array(pinned),
+            ptr,
+            np.array([v for x in neighbours for v in x], dtype=np.int64),
+            np.array(lo, dtype=np.int64),
+            np.array(hi, dtype=np.int64),
+            np.array(weights, dtype=np.int64),
+            np.arange(n_units, dtype=np.int64),
+        ),
         k_max,
         True,
         target,
@@ -275,8 +274,9 @@ def test_lower_bound_holds_and_the_polish_reaches_the_small_optima(tmp_path):
     bound)."""
     from types import SimpleNamespace
 
-    from seats import classes as cl
-    from seats.errors import Problems
+    from seats.classes.objective import lower_bound
+    from seats.classes.search import solve_plan
+    from seats.io.errors import Problems
 
     rng = np.random.default_rng(5)
     for _ in range(10):
@@ -284,7 +284,7 @@ def test_lower_bound_holds_and_the_polish_reaches_the_small_optima(tmp_path):
         values = rng.integers(-20, 21, size=(n, 3)) * np.array([8, 1, 3])
         plan = SimpleNamespace(size_lo=np.full(3, 3), size_hi=np.full(3, 3))
         weights = [16, 2, 8]
-        bound = cl.lower_bound(values, np.ones(n, dtype=np.int64), plan, np.array(weights))
+        bound = lower_bound(values, np.ones(n, dtype=np.int64), plan, np.array(weights))
         best = brute_force_best(values.tolist(), [1] * n, n_classes, [3] * 3, [3] * 3, weights)
         assert 0 <= bound <= best
     import sys
@@ -295,7 +295,7 @@ def test_lower_bound_holds_and_the_polish_reaches_the_small_optima(tmp_path):
     for n, n_classes, seed, optimum in ((60, 2, 1, 117_973_800), (90, 2, 3, 52_650)):
         pupils, _ = bench.write_cohort(tmp_path, n, seed)
         cohort, plan, _, _, _ = bench.prepare(pupils, n_classes)
-        solved = cl.solve_plan(cohort, plan, "bench", Problems())
+        solved = solve_plan(cohort, plan, "bench", Problems())
         assert solved.objective == optimum
 
 
@@ -366,7 +366,7 @@ def test_600_pupils_in_14_classes_are_balanced(tmp_path):
 
 
 def outcome_spreads(outcome):
-    from seats.classes import spreads
+    from seats.classes.writers import spreads
 
     return spreads(outcome.figures)
 
@@ -608,7 +608,7 @@ def test_group_pupils_are_shared_by_seats(tmp_path):
 
 def test_embedded_requests_apply_to_the_demo_intake(tmp_path):
     """The embedded class requests name applicants that every primary draw places."""
-    from seats.model import embedded_dataset
+    from seats.io.model import embedded_dataset
 
     data = embedded_dataset()
     requests = read_rows(data / "class_requests_primary_2021.csv")

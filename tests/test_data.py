@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import DATASET, run_cli
 
-from seats.model import load_district
-from seats.summary import kindergarten_indicators
+from seats.io.model import load_district
+from seats.io.summary import kindergarten_indicators
 
 GENERATOR = Path(__file__).resolve().parents[1] / "data" / "make_xinghualing.py"
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from naive_cohort import replicate
 
+from seats.io.model import embedded_dataset, load_district
 from seats.lottery import allocate, load_lottery
-from seats.model import embedded_dataset, load_district
 from sim import mc_kernels
 from sim.backtest import run_backtest
 from sim.cohort import LEVELS, build_cohort_model, load_enrolment

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_network import write_district
 
-from seats.errors import InputError
-from seats.model import load_district
+from seats.io.errors import InputError
+from seats.io.model import load_district
 from sim.flow import FlowProblem, bottleneck_regions, check_flow, fair_shares, max_flow
 from sim.gap import gap_analysis, recorded_indicators, run_gap
 from sim.plan import apply_plan, read_plan

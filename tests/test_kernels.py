@@ -11,7 +11,7 @@ from naive import (
     naive_immediate_acceptance,
 )
 
-from seats.kernels import deferred_acceptance, immediate_acceptance
+from seats.lottery.kernels import deferred_acceptance, immediate_acceptance
 
 MECHANISMS = [
     (deferred_acceptance, naive_deferred_acceptance),

@@ -20,7 +20,7 @@ from seats.lottery import (
     lottery_number,
     priorities,
 )
-from seats.policy import parse_policy
+from seats.lottery.policy import parse_policy
 
 SCHOOLS = DATASET / "schools.csv"
 ZONES = DATASET / "zones.csv"
@@ -350,7 +350,7 @@ def test_bad_policy(tmp_path, text, message):
 
 
 def test_default_policy_round_trips():
-    from seats.policy import DEFAULT_POLICY
+    from seats.lottery.policy import DEFAULT_POLICY
 
     assert parse_policy(DEFAULT_POLICY.to_toml()) == DEFAULT_POLICY
 
@@ -393,7 +393,7 @@ def test_force_never_replaces_the_working_folder_or_an_input(tmp_path, monkeypat
 
 
 def test_policy_without_tiers_keeps_the_default_tiers():
-    from seats.policy import DEFAULT_POLICY
+    from seats.lottery.policy import DEFAULT_POLICY
 
     assert parse_policy('mechanism = "immediate_acceptance"\n').tiers == DEFAULT_POLICY.tiers
     assert parse_policy("tiers = []\n").tiers == ()

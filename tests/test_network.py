@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import DATASET
 
-from seats.model import SCHOOL_COLUMNS, load_district
-from seats.output import write_csv
+from seats.io.model import SCHOOL_COLUMNS, load_district
+from seats.io.output import write_csv
 from sim.network import (
     build_network,
     campuses_of,

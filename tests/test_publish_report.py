@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from seats import report
-from seats.commitment import make_commitment, write_commitment
-from seats.errors import InputError
+from seats.io.errors import InputError
+from seats.io.output import sha256_file
 from seats.lottery import lottery_number
-from seats.output import sha256_file
-from seats.publish import PUBLIC_COLUMNS, ROWS_PER_PAGE, mask_id, publish_results
-from seats.report import find_cjk_font, number_command, write_report
-from seats.run import RunOptions, run_lottery
+from seats.lottery.commitment import make_commitment, write_commitment
+from seats.lottery.run import RunOptions, run_lottery
+from seats.supervision import report
+from seats.supervision.publish import PUBLIC_COLUMNS, ROWS_PER_PAGE, mask_id, publish_results
+from seats.supervision.report import find_cjk_font, number_command, write_report
 
 SEED = "test seed 2021"
 SCHOOLS = {

@@ -11,17 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seats import balance_kernels as bk
 from seats.classes import form_classes
-from seats.errors import InputError
-from seats.model import embedded_dataset
-from seats.teachers import (
+from seats.classes import kernels as bk
+from seats.classes.teachers import (
     CLASS_TEACHERS,
     REQUIRED,
     TEACHER_BALANCE,
     assign_teachers,
     replay_teachers,
 )
+from seats.io.errors import InputError
+from seats.io.model import embedded_dataset
 from tests.naive_balance import naive_team_objective
 from tests.test_classes import PUPIL_HEADER, random_pupils, read_rows, write_rows
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seats.model import GROUP_KINDS, INCLUSIVE_SECTORS, LEVELS, SECTORS, District
+from seats.io.model import GROUP_KINDS, INCLUSIVE_SECTORS, LEVELS, SECTORS, District
 
 # 2025 targets of the plan (专栏一): 毛入园率 99%, 普惠率 95%, 公办园在园幼儿占比 50%.
 PLAN_TARGETS_2025 = {

@@ -12,10 +12,10 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seats.audit import RecordedRun
-from seats.errors import InputError, Problem
+from seats.io.audit import RecordedRun
+from seats.io.errors import InputError, Problem
 from seats.lottery import load_lottery, priorities
-from seats.run import ASSIGNMENTS, LOTTERY_TOOL, SCHOOL_RESULTS, WAITLISTS
+from seats.lottery.run import ASSIGNMENTS, LOTTERY_TOOL, SCHOOL_RESULTS, WAITLISTS
 
 
 def _rows(path: Path) -> list[dict]:

@@ -3,7 +3,7 @@
 Everything here is integer arithmetic, so a result is the same on every machine. Randomness
 enters only as arrays drawn by the caller from the seed (visit orders, proposals); the kernels
 themselves are deterministic. No I/O and no validation: the wrappers in :mod:`seats.classes` and
-:mod:`seats.teachers` check their inputs and that the objective cannot overflow int64.
+:mod:`seats.classes.teachers` check their inputs and that the objective cannot overflow int64.
 
 Class formation
 ---------------
@@ -27,10 +27,20 @@ teacher). Team score of class ``c`` = sum of ``quality[t]`` over its slots; obje
 ``C * sum(team_c ** 2) - (sum team_c) ** 2`` = ``C**2 * variance`` of the team scores.
 """
 
+from collections import namedtuple
+
 import numba
 import numpy as np
 
-from seats.jit import JIT
+from seats.io.jit import JIT
+
+# What the class kernels need to know of one school's class plan, bundled (numba takes a
+# namedtuple of arrays as one argument): unit feature values (units x features) and sizes,
+# pinned units, the apart_from graph (CSR), class size bounds, feature weights, visit order.
+ClassProblem = namedtuple(
+    "ClassProblem",
+    "unit_values unit_size pinned apart_ptr apart_unit size_lo size_hi weights order",
+)
 
 # --- class formation --------------------------------------------------------------------------
 
@@ -312,21 +322,7 @@ def _walk(
 
 
 @numba.njit(**JIT)
-def improve_classes(
-    start,
-    unit_values,
-    unit_size,
-    pinned,
-    apart_ptr,
-    apart_unit,
-    size_lo,
-    size_hi,
-    weights,
-    order,
-    proposals,
-    exchange,
-    out_class,
-):
+def improve_classes(start, problem, proposals, exchange, out_class):
     """Improve a feasible start; writes the best assignment found into ``out_class`` and
     returns its objective.
 
@@ -337,6 +333,9 @@ def improve_classes(
     4. with ``exchange``, alternately the best exchange of two units for two (any two classes)
        and step 3, until neither improves: a local optimum for those exchanges too.
     """
+    unit_values, unit_size, pinned, apart_ptr, apart_unit, size_lo, size_hi, weights, order = (
+        problem
+    )
     n_classes = size_lo.shape[0]
     cls = start.copy()
     sums, size = class_totals(cls, unit_values, unit_size, n_classes)
@@ -549,25 +548,14 @@ def _apart_ok_set(u, target, leaving, unit_class, apart_ptr, apart_unit):
 
 
 @numba.njit(**JIT)
-def exact_exchanges(
-    cls,
-    unit_values,
-    unit_size,
-    pinned,
-    apart_ptr,
-    apart_unit,
-    size_lo,
-    size_hi,
-    weights,
-    order,
-    k_max,
-    exchange,
-    target,
-):
+def exact_exchanges(cls, problem, k_max, exchange, target):
     """Polish a local optimum ``cls`` (in place): for k = 1 .. ``k_max`` and every pair of
     classes, :func:`_exact_exchange`; after each improvement descent (and two-for-two
     exchanges) again and k from 1. Stops once the objective reaches ``target`` (a lower bound:
     nothing can improve). Returns the objective."""
+    unit_values, unit_size, pinned, apart_ptr, apart_unit, size_lo, size_hi, weights, order = (
+        problem
+    )
     n_classes = size_lo.shape[0]
     sums, size = class_totals(cls, unit_values, unit_size, n_classes)
     total = sums.sum(axis=0)

@@ -17,24 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from seats.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
-from seats.commitment import check_against_commitment, load_commitment
-from seats.lottery import (
-    ASSIGNED,
-    PLACED,
-    Allocation,
-    Lottery,
-    SchoolResult,
-    allocate,
-    fallback_nearest,
-    load_lottery,
-    lottery_message,
-    school_results,
-    unknown_categories,
-    waitlists,
-)
-from seats.output import check_output_folder, copy_input, sha256_file, staged_output, write_csv
-from seats.seed import canonical_seed
+from seats.io.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
+from seats.io.output import check_output_folder, copy_input, sha256_file, staged_output, write_csv
+from seats.lottery.allocation import ASSIGNED, PLACED, Allocation, allocate
+from seats.lottery.commitment import check_against_commitment, load_commitment
+from seats.lottery.fallback import fallback_nearest
+from seats.lottery.numbers import lottery_message
+from seats.lottery.priorities import unknown_categories
+from seats.lottery.problem import Lottery, load_lottery
+from seats.lottery.results import SchoolResult, school_results, waitlists
+from seats.lottery.seed import canonical_seed
 
 INPUTS = "inputs"
 ASSIGNMENTS, WAITLISTS, SCHOOL_RESULTS = "assignments.csv", "waitlists.csv", "schools.csv"
@@ -48,7 +40,7 @@ class RunOptions:
     """What the draw depends on besides the input files; recorded so that it can be re-run."""
 
     seed: str = ""
-    seed_parts: list[str] | None = None  # public parts joined into the seed (seats.seed)
+    seed_parts: list[str] | None = None  # public parts joined into the seed (seats.lottery.seed)
     level: str | None = None
     fallback: str | None = None  # None or "nearest"
     encoding: str | None = None
@@ -347,7 +339,7 @@ def run_lottery(
             {
                 "seed": lottery.seed,
                 "parts": options.seed_parts,
-                "joined": "RFC 3797 style: see seats.seed" if options.seed_parts else None,
+                "joined": "RFC 3797 style: see seats.lottery.seed" if options.seed_parts else None,
                 "tie_break": lottery.policy.tie_break,
                 "lottery_number": f"lowercase hex SHA-256 of the UTF-8 text {example!r}",
             },

@@ -17,21 +17,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seats.errors import InputError, Problem
+from seats.io.errors import InputError, Problem
+from seats.io.output import sha256_file, staged_output, write_csv
+from seats.io.tables import read_table
 from seats.lottery import lottery_number
-from seats.output import sha256_file, staged_output, write_csv
-from seats.report import (
-    INSTALL_HINT,
-    Column,
-    RunRecord,
-    fonts_for,
-    number_command,
-    read_rows,
-    read_run,
-    render_pdf,
-    table_pages,
-)
-from seats.tables import read_table
+from seats.supervision.pdf import INSTALL_HINT, Column, fonts_for, render_pdf, table_pages
+from seats.supervision.report import number_command
+from seats.supervision.run_record import RunRecord, read_rows, read_run
 
 PUBLIC_CSV, PUBLIC_PDF = "public_list.csv", "public_list.pdf"
 PUBLIC_COLUMNS = ["masked_id", "lottery_number", "status", "school_id", "choice_rank", "waitlist"]

@@ -11,9 +11,9 @@ import json
 import os
 from pathlib import Path
 
-from seats.audit import utc_now
-from seats.errors import InputError, Problem
-from seats.output import sha256_file
+from seats.io.audit import utc_now
+from seats.io.errors import InputError, Problem
+from seats.io.output import sha256_file
 
 COMMITMENT_KIND = "seats lottery commitment"
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from seats.errors import InputError, Problem
+from seats.io.errors import InputError, Problem
 
 _NUMBERS = re.compile(r"^\s*\d+(?:[\s,]+\d+)*\s*$")
 

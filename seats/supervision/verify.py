@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seats.audit import AUDIT_FILE, RecordedRun, read_chain
-from seats.errors import InputError
-from seats.output import sha256_file
+from seats.io.audit import AUDIT_FILE, RecordedRun, read_chain
+from seats.io.errors import InputError
+from seats.io.output import sha256_file
 
 Replay = Callable[[RecordedRun, dict[str, Path], Path], None]
 
@@ -29,8 +29,9 @@ RENDERINGS = (".png", ".pdf")
 
 def _replays() -> dict[str, Replay]:
     """Tools whose runs can be re-run, by the `tool` of their run record."""
-    from seats import classes, teachers
-    from seats.run import LOTTERY_TOOL, replay_lottery
+    from seats import classes
+    from seats.classes import teachers
+    from seats.lottery.run import LOTTERY_TOOL, replay_lottery
 
     return {
         LOTTERY_TOOL: replay_lottery,

@@ -1,6 +1,6 @@
 """Read CSV and XLSX tables into text columns, with typed accessors that report bad cells.
 
-Every accessor appends a :class:`~seats.errors.Problem` naming file, line and column for each bad
+Every accessor appends a :class:`~seats.io.errors.Problem` naming file, line and column for each bad
 cell and returns a usable placeholder, so one pass reports every problem in a file.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seats.errors import Problems
+from seats.io.errors import Problems
 
 TABLE_SUFFIXES = (".csv", ".xlsx")
 MAX_WHOLE_NUMBER = 10**15  # seats, pupils, births: far above any real count, far below int64

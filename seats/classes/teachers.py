@@ -27,7 +27,7 @@ Teacher quality = ``rating + title points + experience points`` where title poin
 and experience points ``min(years, 20) / 2``; the kernel uses tenths of a point, as integers. A
 class's team score is the mean quality of its teachers. The classes of a school, or of all
 campuses of an education group (one pool), should have comparable teams: the kernel
-:func:`seats.balance_kernels.improve_teams` minimises ``C * sum(team**2) - sum(team)**2``
+:func:`seats.classes.kernels.improve_teams` minimises ``C * sum(team**2) - sum(team)**2``
 (C² x the variance of the team scores of the pool's C classes) by swaps and by replacements
 with at least as strong teachers (balance never comes from levelling down).
 The spread reported is max - min of the team scores of a pool.
@@ -46,15 +46,15 @@ from pathlib import Path
 
 import numpy as np
 
-from seats import balance_kernels as bk
-from seats.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
-from seats.classes import CLASSES
-from seats.errors import InputError, Problem, Problems
-from seats.lottery import check_seed
-from seats.model import FLAGS, LEVELS
-from seats.output import copy_input, sha256_file, staged_output, write_csv
-from seats.run import INPUTS
-from seats.tables import find_table, read_table
+from seats.classes import kernels as bk
+from seats.classes.writers import CLASSES
+from seats.io.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
+from seats.io.errors import InputError, Problem, Problems
+from seats.io.model import FLAGS, LEVELS
+from seats.io.output import copy_input, sha256_file, staged_output, write_csv
+from seats.io.tables import find_table, read_table
+from seats.lottery.numbers import check_seed
+from seats.lottery.run import INPUTS
 
 TOOL = "seats teachers assign"
 CLASS_TEACHERS, TEACHER_BALANCE = "class_teachers.csv", "teacher_balance.csv"

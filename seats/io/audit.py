@@ -27,7 +27,7 @@ def utc_now() -> str:
     """UTC time of the event; SOURCE_DATE_EPOCH fixes it for byte-reproducible logs."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and not epoch.isdigit():
-        from seats.errors import InputError, Problem
+        from seats.io.errors import InputError, Problem
 
         raise InputError(
             Problem("SOURCE_DATE_EPOCH", None, None, f"{epoch!r} is not a whole number of seconds")
@@ -166,7 +166,7 @@ class RecordedRun:
         run_dir = Path(run_dir)
         records, problems = read_chain(run_dir / AUDIT_FILE)
         if not records or records[0].get("kind") != "run":
-            from seats.errors import InputError, Problem
+            from seats.io.errors import InputError, Problem
 
             message = problems[0] if problems else "it holds no run record"
             raise InputError(Problem(str(run_dir / AUDIT_FILE), None, None, message))

@@ -20,7 +20,7 @@ wrappers validate, allocate, call the kernel and raise on a bad status.
 import numba
 import numpy as np
 
-from seats.jit import JIT
+from seats.io.jit import JIT
 
 OK = 0
 EQUAL_KEYS = 1

@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from seats.errors import InputError, Problem
+from seats.io.errors import InputError, Problem
 
 MECHANISMS = ("deferred_acceptance", "immediate_acceptance")
 TIE_BREAKS = ("single", "multiple")

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from seats.errors import InputError, Problems
-from seats.policy import load_policy
-from seats.tables import Table, find_table, read_table
+from seats.io.errors import Problems
+from seats.io.tables import Table, find_table, read_table
 
 LEVELS = ("kindergarten", "primary", "junior", "special")
 SECTORS = ("public", "inclusive_private", "private")
@@ -46,8 +45,8 @@ CHOICE_BLOCK = 65_536  # rows per block of the fast choices parser
 
 def embedded_dataset() -> Path:
     """The embedded Xinghualing district, from an installed wheel or from a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_data" / "xinghualing", here.parent / "data" / "xinghualing"):
+    package = Path(__file__).resolve().parents[1]  # seats/
+    for candidate in (package / "_data" / "xinghualing", package.parent / "data" / "xinghualing"):
         if (candidate / "schools.csv").exists():
             return candidate
     raise FileNotFoundError("the embedded dataset data/xinghualing is missing from this install")
@@ -450,16 +449,3 @@ def load_district(folder: Path | str, *, encoding: str | None = None) -> Distric
     district = read_district(folder, problems, encoding=encoding)
     problems.raise_if_any()
     return district
-
-
-def check_folder(folder: Path | str, *, encoding: str | None = None) -> Problems:
-    """Every problem in a district folder: its tables, applicant files and policy files."""
-    folder = Path(folder)
-    problems = Problems()
-    read_district(folder, problems, encoding=encoding)
-    for path in sorted(folder.glob("policy*.toml")):
-        try:
-            load_policy(path)
-        except InputError as err:
-            problems.extend(err.problems)
-    return problems

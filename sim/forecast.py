@@ -27,16 +27,17 @@ LocalCluster of N single-threaded workers) change nothing.
 
 Outputs (all or nothing, byte-identical for the same inputs and seed; CSV in UTF-8 with a BOM
 so that Excel opens the Chinese names): forecast.csv (district, zone and group), schools.csv
-(per school and year: pupils by grade, classes, utilisation, 学位预警, surplus, consolidation
-candidates, teachers), teacher_posts.csv (the 编制 cycle), indicators.csv (the plan's table),
-shortfall_risk.csv, migration.csv (history), chances.csv; forecast_fan.png, utilisation.png,
-shortfall_risk.png.
+(per school and year: pupils, classes, utilisation, 学位预警, surplus, consolidation
+candidates, teachers), grades.csv (pupils by school, year and grade), teacher_posts.csv (the
+编制 cycle), indicators.csv (the plan's table), shortfall_risk.csv, migration.csv (history),
+chances.csv; forecast_fan.png, utilisation.png, shortfall_risk.png.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -782,7 +783,7 @@ def _groups(results: Results) -> list[tuple[str, str, np.ndarray]]:
 
 SCHOOLS_HEADER = [
     "school_id", "name", "level", "sector", "zone_id", "year", "entry_seats", "places",
-    "pupils_mean", "pupils_q05", "pupils_q50", "pupils_q95", "grades_central",
+    "pupils_mean", "pupils_q05", "pupils_q50", "pupils_q95",
     "classes_q50", "classes_q95", "utilisation_q50", "entry_demand_q50", "p_red", "status",
     "surplus_seats_q50", "teachers_needed_q50", "teacher_ratio", "consolidation_candidate",
 ]  # fmt: skip
@@ -838,31 +839,51 @@ def _school_tables(results: Results) -> dict[str, np.ndarray]:
 def school_rows(results: Results) -> list[list]:
     m = results.model
     t = school_tables(results)
-    grades = central_projection(m).grades
     rows = []
     for s, sid in enumerate(m.school_ids):
         lv = int(m.school_level[s])
-        names = GRADES[LEVELS[lv]]
         ratio = (
             f"{results.ratios.kindergarten_per_class:g} per class"
             if lv == 0
             else f"1:{t['per'][s]:g}"
         )
         for y, year in enumerate(m.years.tolist()):
-            by_grade = " ".join(f"{g}:{grades[y, s, k]:.0f}" for k, g in enumerate(names))
             rows.append(
                 [
                     sid, m.school_names[s], LEVELS[lv], m.school_sector[y][s],
                     m.zone_ids[m.school_zone[s]], year, f"{m.seats[y, s]:.0f}",
                     f"{m.places[y, s]:.0f}", _num(results.batch.pupils[:, y, s].mean(), 1),
                     _num(t["q"][0, y, s], 1), _num(t["q"][2, y, s], 1), _num(t["q"][4, y, s], 1),
-                    by_grade, _num(t["classes"][0, y, s], 0), _num(t["classes"][1, y, s], 0),
+                    _num(t["classes"][0, y, s], 0), _num(t["classes"][1, y, s], 0),
                     _num(t["util"][y, s], 4), _num(t["entry"][y, s], 1),
                     _num(t["p_red"][y, s], 4), t["status"][y, s], _num(t["surplus"][y, s], 0),
                     _num(t["teachers"][y, s], 0), ratio,
                     "yes" if t["candidate"][s] else "",
                 ]
             )  # fmt: skip
+    return rows
+
+
+GRADES_HEADER = ["school_id", "name", "level", "year", "grade", "pupils_central", "class_cap",
+                 "classes_central"]  # fmt: skip
+
+
+def grade_rows(results: Results) -> list[list]:
+    """Pupils by school, year and grade (K1-K3, 1-6, 7-9) in the central projection (ratios at
+    their means, mid births), with the grade's 班额 cap and the classes it needs."""
+    m = results.model
+    grades = central_projection(m).grades
+    rows = []
+    for s, sid in enumerate(m.school_ids):
+        names = GRADES[LEVELS[int(m.school_level[s])]]
+        for y, year in enumerate(m.years.tolist()):
+            for k, grade in enumerate(names):
+                n = math.floor(grades[y, s, k] + 0.5)
+                cap = int(m.caps[s, k])
+                rows.append(
+                    [sid, m.school_names[s], LEVELS[int(m.school_level[s])], year, grade,
+                     _num(grades[y, s, k], 1), cap, -(-n // cap)]
+                )  # fmt: skip
     return rows
 
 
@@ -1164,6 +1185,7 @@ def write_outputs(results: Results, folder: Path) -> list[str]:
     tables = [
         ("forecast.csv", FORECAST_HEADER, forecast_rows),
         ("schools.csv", SCHOOLS_HEADER, school_rows),
+        ("grades.csv", GRADES_HEADER, grade_rows),
         ("teacher_posts.csv", POSTS_HEADER, post_rows),
         ("indicators.csv", INDICATORS_HEADER, indicator_rows),
         ("shortfall_risk.csv", RISK_HEADER, risk_rows),

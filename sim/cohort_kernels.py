@@ -55,11 +55,14 @@ def one_replication(
     scenario_drift, mid, birth_sigma, years, n_grades, entry_age, level, zone, lz_ptr,
     lz_school, p0, er_hist, er_mean, pr_hist, pr_mean, weight, seats, public, sector, caps,
     zone_order, zone_dist,
-    reach, g7_before, births, pupils, classes, entry_demand, zone_entrants, unmet, outside,
-    dist_sum, sector_pupils, retention, grades_out, scratch,
+    reach, g7_before, births, pupils, classes, red_count, entry_tenths, zone_entrants, unmet,
+    outside, dist_sum, sector_pupils, retention, grades_out, scratch,
 ):  # fmt: skip
-    """Replication r into row 0 of each output (views of the caller's rows); `scratch` holds
-    the part's work arrays (make_scratch), fully reset here, so results do not depend on it."""
+    """Replication r into row 0 of each output (views of the caller's rows); red_count and
+    entry_tenths ([years, schools], the part's) gain 1 where the school is red (pupils above
+    places, or entrants asking above entry seats) and the entrants asking in tenths (rounded),
+    integer sums that no split into parts changes. `scratch` holds the part's work arrays
+    (make_scratch), fully reset here, so results do not depend on it."""
     n_s = len(level)
     n_z = births_known.shape[1]
     n_y = len(years)
@@ -86,7 +89,10 @@ def one_replication(
             for z in range(n_z):
                 births[0, b, z] = level_b * zone_share[z]
 
-    roll, prev, spare, g6, wsum, entrants, over, g7 = scratch
+    roll, prev, spare, g6, wsum, entrants, over, g7, want, caps_f = scratch
+    for s in range(n_s):
+        for g in range(6):
+            caps_f[s, g] = caps[s, g]
     for s in range(n_s):
         for g in range(6):
             prev[s, g] = p0[s, g]
@@ -144,7 +150,7 @@ def one_replication(
         # 3. each school its share, up to its entry seats
         for s in range(n_s):
             spare[s] = seats[y, s]
-            entry_demand[0, y, s] = 0.0
+            want[s] = 0.0
         for lv in range(N_LEVELS):
             for z in range(n_z):
                 if wsum[lv, z] <= 0:
@@ -153,12 +159,11 @@ def one_replication(
             lv, z = level[s], zone[s]
             if wsum[lv, z] <= 0 or weight[y, s] <= 0:
                 continue
-            want = entrants[lv, z] * weight[y, s] / wsum[lv, z]
-            entry_demand[0, y, s] = want
-            take = min(want, spare[s])
+            want[s] = entrants[lv, z] * weight[y, s] / wsum[lv, z]
+            take = min(want[s], spare[s])
             roll[s, 0] += take
             spare[s] -= take
-            over[lv, z] += want - take
+            over[lv, z] += want[s] - take
         # 4. the zone's other schools with spare seats, then 统筹 in the nearest zones
         for lv in range(N_LEVELS):
             for z in range(n_z):
@@ -194,12 +199,17 @@ def one_replication(
             n_classes = 0
             for g in range(n_grades[level[s]]):
                 total += roll[s, g]
-                n = math.floor(roll[s, g] + 0.5)
-                n_classes += (n + caps[s, g] - 1) // caps[s, g]
+                # classes = ceil(round(pupils) / cap); float division is exact enough: a
+                # multiple of the cap divides to an exact integer (both are small integers)
+                n_classes += math.ceil(math.floor(roll[s, g] + 0.5) / caps_f[s, g])
                 if grades_out.shape[0] > 0:
                     grades_out[0, y, s, g] = roll[s, g]
             pupils[0, y, s] = total
             classes[0, y, s] = n_classes
+            places = seats[y, s] * n_grades[level[s]]
+            if total > places + 0.5 or want[s] > seats[y, s] + 0.5:
+                red_count[y, s] += 1
+            entry_tenths[y, s] += math.floor(want[s] * 10.0 + 0.5)
             sector_pupils[0, level[s], y, sector[y, s]] += total
             if level[s] == JUNIOR:
                 g7[y + 2] += roll[s, 0]
@@ -208,9 +218,7 @@ def one_replication(
             if level[s] == JUNIOR:
                 grade9 += roll[s, 2]
         retention[0, y] = grade9 / g7[y] if g7[y] > 0 else 0.0
-        for s in range(n_s):
-            for g in range(6):
-                prev[s, g] = roll[s, g]
+        roll, prev = prev, roll  # this year's roll is next year's start
 
 
 @numba.njit(**PARALLEL)
@@ -219,15 +227,16 @@ def cohort_kernel(
     scenario_drift, mid, birth_sigma, years, n_grades, entry_age, level, zone, lz_ptr,
     lz_school, p0, er_hist, er_mean, pr_hist, pr_mean, weight, seats, public, sector, caps,
     zone_order, zone_dist,
-    reach, g7_before, births, pupils, classes, entry_demand, zone_entrants, unmet, outside,
-    dist_sum, sector_pupils, retention, grades_out, n_parts,
+    reach, g7_before, births, pupils, classes, red_count, entry_tenths, zone_entrants, unmet,
+    outside, dist_sum, sector_pupils, retention, grades_out,
 ):  # fmt: skip
     """Replications start .. start + len(births) - 1, one row each. prange over n_parts
-    contiguous blocks, each with its own scratch arrays (no allocation per replication); a
-    replication depends only on its index, so neither the parts nor the threads change results."""
+    = len(red_count) contiguous blocks, each with its own scratch arrays (no allocation per
+    replication) and its own rows of red_count / entry_tenths; a replication depends only on its
+    index, so neither the parts nor the threads change results."""
     n = births.shape[0]
     with_grades = grades_out.shape[0] > 0
-    n_parts = max(1, min(n_parts, n))
+    n_parts = red_count.shape[0]  # the caller's parts: max(1, min(threads, n))
     for p in numba.prange(n_parts):
         scratch = make_scratch(len(level), births_known.shape[1], len(years))
         lo, hi = p * n // n_parts, (p + 1) * n // n_parts
@@ -239,7 +248,7 @@ def cohort_kernel(
                 entry_age, level, zone, lz_ptr, lz_school, p0, er_hist, er_mean, pr_hist,
                 pr_mean, weight, seats, public, sector, caps, zone_order, zone_dist, reach,
                 g7_before, births[i : i + 1], pupils[i : i + 1], classes[i : i + 1],
-                entry_demand[i : i + 1], zone_entrants[i : i + 1], unmet[i : i + 1],
+                red_count[p], entry_tenths[p], zone_entrants[i : i + 1], unmet[i : i + 1],
                 outside[i : i + 1], dist_sum[i : i + 1], sector_pupils[i : i + 1],
                 retention[i : i + 1], g_rows, scratch,
             )  # fmt: skip
@@ -248,9 +257,9 @@ def cohort_kernel(
 @numba.njit(**JIT)
 def make_scratch(n_s, n_z, n_y):
     """One part's work arrays: roll, prev, spare, grade 6, weight sums, entrants, overflow,
-    grade 7 by year."""
+    grade 7 by year, entrants asking per school, class caps as floats."""
     return (
         np.zeros((n_s, 6)), np.zeros((n_s, 6)), np.zeros(n_s), np.zeros(n_z),
         np.zeros((N_LEVELS, n_z)), np.zeros((N_LEVELS, n_z)), np.zeros((N_LEVELS, n_z)),
-        np.zeros(n_y + 2),
+        np.zeros(n_y + 2), np.zeros(n_s), np.zeros((n_s, 6)),
     )  # fmt: skip

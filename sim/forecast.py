@@ -224,19 +224,20 @@ class Batch:
     births: np.ndarray  # float64[r, birth years, zones]
     pupils: np.ndarray  # float32[r, years, schools] on roll
     classes: np.ndarray  # int16[r, years, schools] needed under the 班额 caps
-    entry_demand: np.ndarray  # float32[r, years, schools] entrants asking for the school
     zone_entrants: np.ndarray  # float32[r, levels, years, zones]
     unmet: np.ndarray  # float32[r, levels, years, zones] entrants seated nowhere
     outside: np.ndarray  # float32[r, levels, years, zones] entrants seated in another zone
     dist_sum: np.ndarray  # float32[r, levels, years, zones] their km, summed
     sector_pupils: np.ndarray  # float64[r, levels, years, sectors]
     retention: np.ndarray  # float32[r, years] junior cohort retention
+    red_count: np.ndarray | None = None  # int64[years, schools] runs with the school red
+    entry_tenths: np.ndarray | None = None  # int64[years, schools] entrants asking, x10, summed
     chance_sums: np.ndarray | None = None  # int64[5, schools, tiers, choices]
 
 
 BATCH_ARRAYS = (
-    "births", "pupils", "classes", "entry_demand", "zone_entrants", "unmet", "outside",
-    "dist_sum", "sector_pupils", "retention",
+    "births", "pupils", "classes", "zone_entrants", "unmet", "outside", "dist_sum",
+    "sector_pupils", "retention",
 )  # fmt: skip
 
 
@@ -249,13 +250,14 @@ def empty_batch(model: CohortModel, start: int, n: int) -> Batch:
         births=np.empty((n, model.n_birth_years, n_z)),
         pupils=np.empty((n, n_y, n_s), dtype=f32),
         classes=np.empty((n, n_y, n_s), dtype=np.int16),
-        entry_demand=np.empty((n, n_y, n_s), dtype=f32),
         zone_entrants=np.empty((n, n_l, n_y, n_z), dtype=f32),
         unmet=np.empty((n, n_l, n_y, n_z), dtype=f32),
         outside=np.empty((n, n_l, n_y, n_z), dtype=f32),
         dist_sum=np.empty((n, n_l, n_y, n_z), dtype=f32),
         sector_pupils=np.empty((n, n_l, n_y, len(SECTORS))),
         retention=np.empty((n, n_y), dtype=f32),
+        red_count=np.zeros((n_y, n_s), dtype=np.int64),
+        entry_tenths=np.zeros((n_y, n_s), dtype=np.int64),
     )
 
 
@@ -271,16 +273,19 @@ def run_kernel(model: CohortModel, root, start: int, b: Batch, grades: np.ndarra
     m = model
     mid = m.scenario_names.index("mid")
     g_out = np.zeros((0, 1, 1, 1)) if grades is None else grades
+    n_parts = max(1, min(numba.get_num_threads(), len(b.births)))
+    red = np.zeros((n_parts, len(m.years), len(m.school_ids)), dtype=np.int64)
+    tenths = np.zeros_like(red)
     cohort_kernel(
         root, start, m.resample, m.births_known, m.first_birth_year, m.birth_base,
         m.zone_share, m.scenario_cum, m.scenario_drift, mid, m.birth_sigma, m.years,
         m.n_grades, m.entry_age, m.school_level, m.school_zone, m.lz_ptr, m.lz_school, m.p0,
         m.er_hist, m.er_mean,
         m.pr_hist, m.pr_mean, m.weight, m.seats, m.public, m.sector, m.caps, m.zone_order,
-        m.zone_dist, m.reach, m.g7_before, b.births, b.pupils, b.classes, b.entry_demand,
+        m.zone_dist, m.reach, m.g7_before, b.births, b.pupils, b.classes, red, tenths,
         b.zone_entrants, b.unmet, b.outside, b.dist_sum, b.sector_pupils, b.retention, g_out,
-        numba.get_num_threads(),
     )  # fmt: skip
+    b.red_count, b.entry_tenths = red.sum(axis=0), tenths.sum(axis=0)
 
 
 def simulate_batch(
@@ -388,6 +393,12 @@ class Results:
     tables: dict | None = None  # school_tables, computed once
 
 
+def _add_sums(total: Batch, part: Batch) -> None:
+    """Add a part's integer per-school sums (red runs, entrants asking) to the run's."""
+    total.red_count += part.red_count
+    total.entry_tenths += part.entry_tenths
+
+
 def _sum_chances(batches: list[Batch]) -> np.ndarray | None:
     if batches[0].chance_sums is None:
         return None
@@ -426,6 +437,7 @@ def simulate(
         for start, stop in spans:
             rows = _rows(batch, start, stop)
             batches.append(simulate_batch(model, chance, root, start, stop, out=rows))
+            _add_sums(batch, rows)
             if progress is not None:
                 progress(stop - start)
         batch.chance_sums = _sum_chances(batches)
@@ -485,7 +497,10 @@ def _simulate_dask(address, inputs, chance, root, spans, progress, threads, out:
             rows = _rows(out, part.start, part.start + len(part.births))
             for name in BATCH_ARRAYS:
                 np.copyto(getattr(rows, name), getattr(part, name))
-            sums.append(Batch(part.start, *[None] * len(BATCH_ARRAYS), part.chance_sums))
+            _add_sums(out, part)
+            sums.append(
+                Batch(part.start, *[None] * len(BATCH_ARRAYS), chance_sums=part.chance_sums)
+            )
             if progress is not None:
                 progress(len(part.births))
         return _sum_chances(sorted(sums, key=lambda b: b.start))
@@ -784,7 +799,7 @@ def _groups(results: Results) -> list[tuple[str, str, np.ndarray]]:
 SCHOOLS_HEADER = [
     "school_id", "name", "level", "sector", "zone_id", "year", "entry_seats", "places",
     "pupils_mean", "pupils_q05", "pupils_q50", "pupils_q95",
-    "classes_q50", "classes_q95", "utilisation_q50", "entry_demand_q50", "p_red", "status",
+    "classes_q50", "classes_q95", "utilisation_q50", "entry_demand_mean", "p_red", "status",
     "surplus_seats_q50", "teachers_needed_q50", "teacher_ratio", "consolidation_candidate",
 ]  # fmt: skip
 
@@ -802,10 +817,10 @@ def _school_tables(results: Results) -> dict[str, np.ndarray]:
     pupils = b.pupils.astype(np.float64)
     q = quantiles(pupils)  # [5, y, s]
     cq = np.quantile(b.classes, (0.5, 0.95), axis=0)
-    eq = np.quantile(b.entry_demand.astype(np.float64), 0.5, axis=0)
+    runs = len(b.pupils)
+    eq = b.entry_tenths / (10.0 * runs)  # mean entrants asking for the school
     util = np.divide(q[2], places, out=np.zeros_like(places), where=places > 0)
-    red = (pupils > places[None] + 0.5) | (b.entry_demand > m.seats[None] + 0.5)
-    p_red = red.mean(axis=0)
+    p_red = b.red_count / runs
     status = np.where(
         m.seats <= 0,
         "closed",

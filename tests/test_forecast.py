@@ -205,8 +205,9 @@ def test_results_do_not_depend_on_threads_or_chunks(model, district):
         two = simulate(model, 60, seed=11, chance=chance, chunk=25)
     finally:
         numba.set_num_threads(before)
-    for name in BATCH_ARRAYS:
+    for name in (*BATCH_ARRAYS, "red_count", "entry_tenths"):
         assert np.array_equal(getattr(one.batch, name), getattr(two.batch, name)), name
+    assert one.batch.entry_tenths.sum() > 0
     assert np.array_equal(one.chance_sums, two.chance_sums)
     assert not np.array_equal(one.batch.pupils, simulate(model, 60, seed=12).batch.pupils)
 
@@ -216,7 +217,7 @@ def test_dask_gives_the_in_process_results(model, district):
     chance = chance_model(district, model)
     local = simulate(model, 24, seed=3, chance=chance, chunk=8)
     remote = simulate(model, 24, seed=3, chance=chance, chunk=8, dask="local:2")
-    for name in BATCH_ARRAYS:
+    for name in (*BATCH_ARRAYS, "red_count", "entry_tenths"):
         assert np.array_equal(getattr(local.batch, name), getattr(remote.batch, name)), name
     assert np.array_equal(local.chance_sums, remote.chance_sums)
 

@@ -51,15 +51,16 @@ def _seat_spare(amount, lv, z, lz_ptr, lz_school, n_z, public, spare, roll):
 
 @numba.njit(**JIT)
 def one_replication(
-    root, r, resample, births_known, first_birth_year, birth_base, zone_share, scenario_cum,
+    root, r, row, part, resample, births_known, first_birth_year, birth_base, zone_share,
+    scenario_cum,
     scenario_drift, mid, birth_sigma, years, n_grades, entry_age, level, zone, lz_ptr,
     lz_school, p0, er_hist, er_mean, pr_hist, pr_mean, weight, seats, public, sector, caps,
     zone_order, zone_dist,
     reach, g7_before, births, pupils, classes, red_count, entry_tenths, zone_entrants, unmet,
     outside, dist_sum, sector_pupils, retention, grades_out, scratch,
 ):  # fmt: skip
-    """Replication r into row 0 of each output (views of the caller's rows); red_count and
-    entry_tenths ([years, schools], the part's) gain 1 where the school is red (pupils above
+    """Replication r into row `row` of each output; red_count and entry_tenths ([parts, years,
+    schools], row `part`) gain 1 where the school is red (pupils above
     places, or entrants asking above entry seats) and the entrants asking in tenths (rounded),
     integer sums that no split into parts changes. `scratch` holds the part's work arrays
     (make_scratch), fully reset here, so results do not depend on it."""
@@ -80,14 +81,14 @@ def one_replication(
     for b in range(births.shape[1]):
         if b < n_known:
             for z in range(n_z):
-                births[0, b, z] = births_known[b, z]
+                births[row, b, z] = births_known[b, z]
         else:
             h = first_birth_year + b - last_known
             if resample:
                 walk += birth_sigma * normal(kb, 1 + h)
             level_b = birth_base * math.exp(scenario_drift[scenario] * h + walk)
             for z in range(n_z):
-                births[0, b, z] = level_b * zone_share[z]
+                births[row, b, z] = level_b * zone_share[z]
 
     roll, prev, spare, g6, wsum, entrants, over, g7, want, caps_f = scratch
     for s in range(n_s):
@@ -141,11 +142,11 @@ def one_replication(
             for z in range(n_z):
                 ratio = er_mean[lv, z] if ke < 0 else er_hist[ke, lv, z]
                 if entry_age[lv] >= 0:
-                    base = births[0, year - entry_age[lv] - first_birth_year, z]
+                    base = births[row, year - entry_age[lv] - first_birth_year, z]
                 else:
                     base = g6[z]
                 entrants[lv, z] = ratio * base
-                zone_entrants[0, lv, y, z] = entrants[lv, z]
+                zone_entrants[row, lv, y, z] = entrants[lv, z]
                 over[lv, z] = 0.0
         # 3. each school its share, up to its entry seats
         for s in range(n_s):
@@ -173,8 +174,8 @@ def one_replication(
                     )
         for lv in range(N_LEVELS):
             for z in range(n_z):
-                outside[0, lv, y, z] = 0.0
-                dist_sum[0, lv, y, z] = 0.0
+                outside[row, lv, y, z] = 0.0
+                dist_sum[row, lv, y, z] = 0.0
                 for j in range(1, n_z):
                     if over[lv, z] <= 1e-9:
                         break
@@ -186,13 +187,13 @@ def one_replication(
                         over[lv, z], lv, z2, lz_ptr, lz_school, n_z, public[y], spare, roll
                     )
                     over[lv, z] -= got
-                    outside[0, lv, y, z] += got
-                    dist_sum[0, lv, y, z] += got * d
-                unmet[0, lv, y, z] = max(over[lv, z], 0.0)
+                    outside[row, lv, y, z] += got
+                    dist_sum[row, lv, y, z] += got * d
+                unmet[row, lv, y, z] = max(over[lv, z], 0.0)
         # 5. the year's outputs
         for lv in range(N_LEVELS):
             for k in range(3):
-                sector_pupils[0, lv, y, k] = 0.0
+                sector_pupils[row, lv, y, k] = 0.0
         g7[y + 2] = 0.0
         for s in range(n_s):
             total = 0.0
@@ -203,21 +204,21 @@ def one_replication(
                 # multiple of the cap divides to an exact integer (both are small integers)
                 n_classes += math.ceil(math.floor(roll[s, g] + 0.5) / caps_f[s, g])
                 if grades_out.shape[0] > 0:
-                    grades_out[0, y, s, g] = roll[s, g]
-            pupils[0, y, s] = total
-            classes[0, y, s] = n_classes
+                    grades_out[row, y, s, g] = roll[s, g]
+            pupils[row, y, s] = total
+            classes[row, y, s] = n_classes
             places = seats[y, s] * n_grades[level[s]]
             if total > places + 0.5 or want[s] > seats[y, s] + 0.5:
-                red_count[y, s] += 1
-            entry_tenths[y, s] += math.floor(want[s] * 10.0 + 0.5)
-            sector_pupils[0, level[s], y, sector[y, s]] += total
+                red_count[part, y, s] += 1
+            entry_tenths[part, y, s] += math.floor(want[s] * 10.0 + 0.5)
+            sector_pupils[row, level[s], y, sector[y, s]] += total
             if level[s] == JUNIOR:
                 g7[y + 2] += roll[s, 0]
         grade9 = 0.0
         for s in range(n_s):
             if level[s] == JUNIOR:
                 grade9 += roll[s, 2]
-        retention[0, y] = grade9 / g7[y] if g7[y] > 0 else 0.0
+        retention[row, y] = grade9 / g7[y] if g7[y] > 0 else 0.0
         roll, prev = prev, roll  # this year's roll is next year's start
 
 
@@ -235,22 +236,20 @@ def cohort_kernel(
     replication) and its own rows of red_count / entry_tenths; a replication depends only on its
     index, so neither the parts nor the threads change results."""
     n = births.shape[0]
-    with_grades = grades_out.shape[0] > 0
     n_parts = red_count.shape[0]  # the caller's parts: max(1, min(threads, n))
     for p in numba.prange(n_parts):
         scratch = make_scratch(len(level), births_known.shape[1], len(years))
         lo, hi = p * n // n_parts, (p + 1) * n // n_parts
         for i in range(lo, hi):
-            g_rows = grades_out[i : i + 1] if with_grades else grades_out
+            # whole arrays and row numbers, no slices: a slice would count references on the
+            # shared arrays atomically, and the threads would fight over those counters
             one_replication(
-                root, start + i, resample, births_known, first_birth_year, birth_base,
+                root, start + i, i, p, resample, births_known, first_birth_year, birth_base,
                 zone_share, scenario_cum, scenario_drift, mid, birth_sigma, years, n_grades,
                 entry_age, level, zone, lz_ptr, lz_school, p0, er_hist, er_mean, pr_hist,
                 pr_mean, weight, seats, public, sector, caps, zone_order, zone_dist, reach,
-                g7_before, births[i : i + 1], pupils[i : i + 1], classes[i : i + 1],
-                red_count[p], entry_tenths[p], zone_entrants[i : i + 1], unmet[i : i + 1],
-                outside[i : i + 1], dist_sum[i : i + 1], sector_pupils[i : i + 1],
-                retention[i : i + 1], g_rows, scratch,
+                g7_before, births, pupils, classes, red_count, entry_tenths, zone_entrants,
+                unmet, outside, dist_sum, sector_pupils, retention, grades_out, scratch,
             )  # fmt: skip
 
 

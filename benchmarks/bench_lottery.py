@@ -293,6 +293,40 @@ def bench_scale(sizes, workdir: Path, repeat: int) -> list[str]:
     return rows
 
 
+def bench_rules_v2(sizes, workdir: Path, repeat: int) -> list[str]:
+    """`seats lottery run` end to end on the same instances with the rules v2 of the national
+    benchmark (lottery_instances.write_csv_v2), beside the v1 files; alternated runs."""
+    rows = [
+        "| instance | rules | CLI cold: wall, RSS | CLI warm: wall best (worst) | "
+        "CPU user+sys best | peak RSS warm |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size in sizes:
+        inst = instances.generate(*size)
+        v1 = workdir / f"v1-{size[0]}x{size[1]}x{size[2]}"
+        v2 = workdir / f"v2-{size[0]}x{size[1]}x{size[2]}"
+        instances.write_csv(inst, v1)
+        instances.write_csv_v2(inst, v2)
+        runs = {"v1": cli_args(v1, workdir / "out_v1")}
+        runs["v2"] = [*cli_args(v2, workdir / "out_v2"), "--policy", str(v2 / "policy.toml")]
+        clear_kernel_cache()
+        cold = {name: run_child(args) for name, args in runs.items()}
+        warm: dict[str, list] = {name: [] for name in runs}
+        for _ in range(repeat):  # alternated, so that a noisy moment hits both
+            for name, args in runs.items():
+                warm[name].append(run_child(args))
+        for name in runs:
+            walls = [wall for wall, _, _ in warm[name]]
+            rows.append(
+                f"| {inst.label} | {name} | {cold[name][0]:.1f} s, "
+                f"{cold[name][1] / 2**30:.2f} GiB | {min(walls):.1f} s ({max(walls):.1f} s) | "
+                f"{min(cpu for _, _, cpu in warm[name]):.1f} s | "
+                f"{max(rss for _, rss, _ in warm[name]) / 2**30:.2f} GiB |"
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
 def fmt_time(best_worst: tuple[float, float]) -> str:
     best, worst = best_worst
     unit, scale = ("ms", 1e3) if best < 1 else ("s", 1.0)
@@ -333,7 +367,7 @@ def machine() -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument("--only", choices=("matching", "scale"), help="run one part only")
+    parser.add_argument("--only", choices=("matching", "scale", "rules"), help="run one part only")
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best is shown)")
     parser.add_argument(
         "--matching-timeout", type=float, default=600.0, help="seconds before matching is cut"
@@ -360,6 +394,11 @@ def main(argv: list[str] | None = None) -> None:
             sizes = QUICK_SCALE_SIZES if args.quick else SCALE_SIZES
             print("## scale: `seats lottery run` end to end\n", flush=True)
             table = bench_scale(sizes, workdir, args.repeat)
+            print("\n" + "\n".join(table) + "\n", flush=True)
+        if args.only in (None, "rules"):
+            sizes = QUICK_SCALE_SIZES if args.quick else SCALE_SIZES[-1:]
+            print("## rules v2 (reserves, families, P|P groups) beside v1, end to end\n")
+            table = bench_rules_v2(sizes, workdir, args.repeat)
             print("\n" + "\n".join(table) + "\n", flush=True)
     finally:
         if args.workdir is None:

@@ -160,3 +160,90 @@ def write_csv(instance: Instance, folder: Path) -> tuple[Path, Path]:
                 ]
             )
     return schools_path, applicants_path
+
+
+# --- rules v2 (DESIGN.md): reserves, families, P|P groups --------------------------------------
+
+RESERVE_SCHOOL_SHARE = 0.05  # schools holding a reserve
+RESERVE_SEATS = 2
+FAMILY_SHARE = 0.02  # applicants in families of 2-3 (twins, triplets)
+GROUP_SHARE = 0.30  # applicants whose first two choices are one position "S1|S2"
+SPECIAL_NEEDS_SHARE = 0.02
+
+POLICY_V2 = f"""\
+mechanism = "deferred_acceptance"
+tie_break = "single"
+
+[[tiers]]
+name = "sibling"
+sibling = true
+
+[[tiers]]
+name = "same_zone"
+same_zone = true
+
+[[reserves]]
+name = "special_needs"
+match = {{ has_reserve = ["1"] }}
+seats = {RESERVE_SEATS}
+attributes = {{ special_needs = ["1"] }}
+"""
+
+
+def write_csv_v2(instance: Instance, folder: Path, seed: int = 2021) -> tuple[Path, Path, Path]:
+    """The instance with the rules v2 of the national benchmark: 5% of schools hold a reserve
+    of 2 seats for special needs, 2% of applicants are in families of 2-3 (the members copy
+    the first one's zone and choices), 30% name their first two choices as one position
+    ``S1|S2``. Writes schools.csv, applicants.csv and policy.toml; returns their paths."""
+    rng = np.random.default_rng(seed + 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    n, n_schools = instance.n_applicants, instance.n_schools
+    school_ids = np.array([instance.school_id(s) for s in range(n_schools)], dtype=object)
+    has_reserve = rng.random(n_schools) < RESERVE_SCHOOL_SHARE
+    seats = np.maximum(instance.seats, np.where(has_reserve, RESERVE_SEATS, 0))
+    schools_path = folder / "schools.csv"
+    with open(schools_path, "w", encoding="utf-8", newline="") as handle:
+        handle.write("school_id,zone_id,seats,has_reserve\n")
+        handle.writelines(
+            f"{school_ids[s]},{instance.zone_id(instance.school_zone[s])},{seats[s]},"
+            f"{int(has_reserve[s])}\n"
+            for s in range(n_schools)
+        )
+    # families: runs of 2-3 consecutive applicants copying the first one's zone and choices
+    zone = instance.applicant_zone.copy()
+    choices = instance.choices.copy()
+    sibling = instance.sibling.copy()
+    family = np.full(n, -1, dtype=np.int64)
+    starts = np.flatnonzero(rng.random(n) < FAMILY_SHARE / 2.4)
+    taken = np.zeros(n, dtype=bool)
+    for a in starts.tolist():
+        size = 2 if rng.random() < 0.8 else 3
+        if a + size > n or taken[a : a + size].any():
+            continue
+        taken[a : a + size] = True
+        family[a : a + size] = a
+        zone[a : a + size] = zone[a]
+        choices[a : a + size] = choices[a]
+        sibling[a : a + size] = sibling[a]
+    grouped = rng.random(n) < GROUP_SHARE
+    grouped[family >= 0] = grouped[np.maximum(family, 0)][family >= 0]  # a family groups alike
+    special = rng.random(n) < SPECIAL_NEEDS_SHARE
+    applicants_path = folder / "applicants.csv"
+    names = school_ids[choices]
+    with open(applicants_path, "w", encoding="utf-8", newline="") as handle:
+        handle.write("applicant_id,zone_id,choices,sibling_school_id,family_id,special_needs\n")
+        for a in range(n):
+            row = names[a].tolist()
+            listed = (
+                f"{row[0]}|{row[1]};" + ";".join(row[2:])
+                if grouped[a] and len(row) > 1
+                else ";".join(row)
+            ).rstrip(";")
+            handle.write(
+                f"{instance.applicant_id(a)},{instance.zone_id(zone[a])},{listed},"
+                f"{school_ids[sibling[a]] if sibling[a] >= 0 else ''},"
+                f"{'F' + str(family[a]) if family[a] >= 0 else ''},{int(special[a])}\n"
+            )
+    policy_path = folder / "policy.toml"
+    policy_path.write_text(POLICY_V2, encoding="utf-8")
+    return schools_path, applicants_path, policy_path

@@ -86,6 +86,8 @@ BIRTH_SHAPE = {
 CATEGORY_P = [("A", 0.60), ("B", 0.20), ("C", 0.20)]  # A 户籍+房产, B 户籍, C 居住证/随迁
 MIGRANT_P = {"A": 0.0, "B": 0.03, "C": 0.90}
 N_CHOICES_P = [(0, 0.01), (1, 0.30), (2, 0.28), (3, 0.41)]
+KG_MAX_CHOICES = 1  # a child registers at one public kindergarten (max_choices = 1)
+PRIMARY_MAX_CHOICES = 3
 SIBLING_P = 0.06
 FEMALE_P = 0.48
 SPECIAL_NEEDS_P = 0.015
@@ -728,8 +730,14 @@ def birth_rows(births) -> list[list]:
 
 
 def choice_weights(schools: list[dict], level: str) -> tuple[list[dict], dict[str, list[float]]]:
-    """Per-zone first-choice probabilities, with the popular schools calibrated to HOT_TARGETS."""
-    cands = [s for s in schools if s["level"] == level]
+    """Per-zone first-choice probabilities, with the popular schools calibrated to HOT_TARGETS.
+    Kindergarten applicants register at public kindergartens only (公办园电脑派位; private and
+    inclusive private ones admit directly, outside the lottery)."""
+    cands = [
+        s
+        for s in schools
+        if s["level"] == level and (level != "kindergarten" or s["sector"] == "public")
+    ]
     base = {}
     for zid, _, _, zx, zy, _ in ZONES:
         row = []
@@ -788,6 +796,8 @@ def build_applicants(schools, births, level: str) -> list[list]:
     rows = []
     for k, zid in enumerate(zones):
         n = d.weighted(N_CHOICES_P)
+        if level == "kindergarten":
+            n = min(n, KG_MAX_CHOICES)
         ws = list(weights[zid])
         picks = []
         for _ in range(n):
@@ -821,67 +831,236 @@ def build_applicants(schools, births, level: str) -> list[list]:
     return rows
 
 
+# --------------------------------------------------------------------------------------
+# Admission rules v2: communities (小区/村), catchments (划片), families, staff children,
+# residence years, birth dates outside the window. Separate streams (SEED + 7 .. SEED + 9),
+# applied to the rows drawn above, so that the other files do not change.
+# --------------------------------------------------------------------------------------
+N_COMMUNITIES = 150
+COMMUNITY_WORDS = [
+    "和平", "幸福", "阳光", "锦绣", "翠苑", "华庭", "新城", "名都", "雅居", "康乐", "兴华",
+    "春晖", "丽景", "金地", "御园", "华苑", "晋阳", "汾河", "迎春", "柳溪", "东方", "明珠",
+    "桃园", "枫林", "怡景", "瑞祥", "嘉园", "景苑", "龙城", "锦华", "泰和", "富康",
+]  # fmt: skip
+COMMUNITY_SUFFIX = ["小区", "苑", "花园", "家园", "新村"]
+VILLAGE_WORDS = ["王家", "李家", "张家", "赵家", "刘家", "陈家", "杨家", "郭家", "韩家", "冯家"]
+TWIN_P, TRIPLET_P = 0.012, 0.0008  # 多胞胎: about 1.2 % twins and a few triplets
+STAFF_P = 0.01  # a parent works at a school of the level (教职工子女)
+OUTSIDE_WINDOW_P = {"after": 0.006, "before": 0.004}  # born outside the 9/1 - 8/31 window
+SECOND_CATCHMENT_P, THIRD_CATCHMENT_P = 0.22, 0.06  # 多校划片: a community in 2 or 3 学区
+GROUP_CHOICE_P = 0.4  # in such a community, 1st position "P01|P02": any of them
+CATCHMENT_HOME_P = 0.7  # a child lives in the 学区 of their first choice (if in their zone)
+
+
+def build_communities() -> list[list]:
+    """About 150 communities (小区, 村 in the townships) across the 13 zones, by population."""
+    d = Draw(SEED + 7)
+    counts = apportion(N_COMMUNITIES, [z[5] for z in ZONES])
+    rows, used = [], set()
+    for (zid, _zname, kind, zx, zy, _), n in zip(ZONES, counts, strict=True):
+        for _ in range(max(1, n)):
+            while True:
+                if kind == "township":
+                    name = VILLAGE_WORDS[d.int_below(len(VILLAGE_WORDS))] + "村"
+                    name = f"{ZONE_BY_ID[zid][1][:-1]}{name}"
+                else:
+                    word = COMMUNITY_WORDS[d.int_below(len(COMMUNITY_WORDS))]
+                    name = word + COMMUNITY_SUFFIX[d.int_below(len(COMMUNITY_SUFFIX))]
+                if name not in used:
+                    used.add(name)
+                    break
+            x, y = d.point_near(zx, zy, SCHOOL_RADIUS_KM[kind])
+            rows.append([f"C{len(rows) + 1:03d}", zid, name, km(x), km(y)])
+    return rows
+
+
+def build_catchments(schools: list[dict], communities: list[list]) -> list[list]:
+    """Each community lies in the 学区 of the nearest public school of its zone (of each level
+    that draws lots: primary, kindergarten); some also in the second or third nearest
+    (多校划片). Every public school's catchment holds at least its nearest community."""
+    d = Draw(SEED + 8)
+    pairs = set()
+    for level in ("primary", "kindergarten"):
+        public = [s for s in schools if s["level"] == level and s["sector"] == "public"]
+        for cid, zid, _, x, y in communities:
+            own = [s for s in public if s["zone_id"] == zid] or public
+            ranked = sorted(
+                own, key=lambda s: (dist(float(x), float(y), s["x"], s["y"]), s["school_id"])
+            )
+            k = 1
+            if d.bernoulli(SECOND_CATCHMENT_P):
+                k = 3 if d.bernoulli(THIRD_CATCHMENT_P / SECOND_CATCHMENT_P) else 2
+            for s in ranked[:k]:
+                pairs.add((s["school_id"], cid))
+        for s in public:
+            if not any(sid == s["school_id"] for sid, _ in pairs):
+                nearest = min(
+                    communities,
+                    key=lambda c: (dist(float(c[3]), float(c[4]), s["x"], s["y"]), c[0]),
+                )
+                pairs.add((s["school_id"], nearest[0]))
+    return [list(p) for p in sorted(pairs)]
+
+
+def add_admission_columns(rows, level, schools, communities, catchments) -> list[list]:
+    """The columns of rules v2 for the applicant rows drawn above (in place of nothing: the
+    rows keep their order and ids): community_id, family_id, staff_school_id,
+    residence_years; twins and triplets copy their first sibling's zone, community, choices,
+    category and birth date; a few birth dates move outside the admission window; in a
+    multi-school community the first position may name the catchment's schools as a group."""
+    d = Draw(SEED + 9 if level == "primary" else SEED + 10)
+    by_zone: dict[str, list[str]] = {}
+    for cid, zid, *_ in communities:
+        by_zone.setdefault(zid, []).append(cid)
+    schools_of: dict[str, list[str]] = {}
+    level_ids = {s["school_id"] for s in schools if s["level"] == level}
+    communities_of: dict[str, list[str]] = {}
+    for sid, cid in catchments:
+        if sid in level_ids:
+            schools_of.setdefault(cid, []).append(sid)
+            communities_of.setdefault(sid, []).append(cid)
+    first, last = (
+        (datetime.date(2014, 9, 1), datetime.date(2015, 8, 31))
+        if level == "primary"
+        else (datetime.date(2017, 9, 1), datetime.date(2018, 8, 31))
+    )
+    out = []
+    k = 0
+    while k < len(rows):
+        row = list(rows[k])
+        zid = row[1]
+        choices = row[2].split(";") if row[2] else []
+        pool = by_zone[zid]
+        home = [c for c in communities_of.get(choices[0], []) if c in pool] if choices else []
+        if home and d.bernoulli(CATCHMENT_HOME_P):  # most families apply to their 学区 school
+            pool = home
+        community = pool[d.int_below(len(pool))]
+        group = sorted(schools_of.get(community, []))
+        if (
+            level == "primary"
+            and len(group) > 1
+            and choices
+            and choices[0] in group
+            and d.bernoulli(GROUP_CHOICE_P)
+        ):
+            rest = [c for c in choices[1:] if c not in group]
+            choices = ["|".join(group), *rest][:PRIMARY_MAX_CHOICES]
+        row[2] = ";".join(choices)
+        birth = datetime.date.fromisoformat(row[6])
+        u = d.u()
+        if u < OUTSIDE_WINDOW_P["after"]:  # 未满龄: born after 31 August
+            birth = last + datetime.timedelta(days=1 + d.int_below(120))
+        elif u < OUTSIDE_WINDOW_P["after"] + OUTSIDE_WINDOW_P["before"]:  # a year older
+            birth = first - datetime.timedelta(days=1 + d.int_below(300))
+        row[6] = birth.isoformat()
+        staff = ""
+        if d.bernoulli(STAFF_P):
+            staff = choices[0].split("|")[0] if choices and d.bernoulli(0.7) else ""
+        years = str(1 + d.int_below(9)) if row[3] == "C" else ""
+        size = 1
+        v = d.u()
+        if v < TRIPLET_P:
+            size = 3
+        elif v < TRIPLET_P + TWIN_P:
+            size = 2
+        size = min(size, len(rows) - k)
+        family = f"F{level[0].upper()}{k + 1:05d}" if size > 1 else ""
+        out.append([*row, community, family, staff, years])
+        for j in range(1, size):
+            twin = list(rows[k + j])
+            # a twin: same home, choices, category and birth date; own gender and needs
+            twin[1:5] = row[1:5]
+            twin[6] = row[6]
+            twin[8] = row[8]
+            out.append([*twin, community, family, staff, years])
+        k += size
+    return out
+
+
 POLICY_KINDERGARTEN = """\
-# Kindergarten admission lottery policy, Xinghualing 2021 (synthetic, see README.md).
-# 公办幼儿园全面实行电脑派位; many kindergartens admit 志愿优先 (first choice first).
-mechanism = "immediate_acceptance"   # 志愿优先 / Boston mechanism
+# Public kindergarten admission lottery (公办幼儿园电脑派位), Xinghualing 2021 (synthetic data).
+# Sources (data/xinghualing/README.md): a child registers at one named public kindergarten;
+# 审核合格的幼儿数少于招生计划全部录取, 大于招生计划按电脑派位录取; children of the
+# kindergarten's service area (服务片区) who own a home there come first.
+# Run it on the public kindergartens only: --level kindergarten --sector public.
+mechanism = "immediate_acceptance"   # one choice each: immediate and deferred acceptance agree
 tie_break = "single"                 # one lottery number per applicant
+born_from = "2017-09-01"             # 小班: aged 3 by 31 August 2021
+born_to = "2018-08-31"
+max_choices = 1                      # 每名幼儿只能报名一所公办园
 
-# 同胞优先: an older sibling already attends this kindergarten
-# sibling priority: applicant.sibling_school_id == this kindergarten
+# 第一类: 服务片区内房户一致 (home owned in the area, household registered there)
 [[tiers]]
-name = "sibling"
-sibling = true
-
-# 片区内户籍+房产: lives in the kindergarten's zone with household registration and home
-# catchment with hukou and property
-[[tiers]]
-name = "catchment_hukou"
-same_zone = true
+name = "catchment_hukou_property"
+label = "服务片区内房户一致（户籍+房产）"
+in_catchment = true
 category = ["A"]
 
-# 片区内户籍或居住证: lives in the zone with hukou only, or with a residence permit
-# catchment, hukou only or residence permit
+# 第二类: 服务片区内有房产, 户籍在本市其他地址 (人户分离)
 [[tiers]]
-name = "catchment"
-same_zone = true
-category = ["B", "C"]
+name = "catchment_property"
+label = "服务片区内有房产（人户分离）"
+in_catchment = true
+category = ["B"]
+
+# 第三类: 服务片区内居住证 (随迁子女), longer residence first
+[[tiers]]
+name = "catchment_residence_permit"
+label = "服务片区内持居住证（随迁子女），按居住年限"
+in_catchment = true
+category = ["C"]
+order_by = "residence_years"
 
 # 其余申请人: everyone else falls into the implicit last tier "open"
 """
 
 POLICY_PRIMARY = """\
-# Primary (grade 1) admission lottery policy, Xinghualing 2021 (synthetic, see README.md).
-# 小学入学统一实行网上信息登记; oversubscribed schools admit by tier, then lottery number.
+# Primary (grade 1) admission lottery, Xinghualing 2021 (synthetic data; sources in
+# data/xinghualing/README.md). 小学入学统一实行网上信息登记; oversubscribed schools admit
+# by tier, then lottery number; children not admitted are 统筹安排 into public schools with
+# seats (lottery run --fallback nearest).
 mechanism = "deferred_acceptance"    # 平行志愿: no loss for ranking a popular school first
 tie_break = "single"                 # one lottery number per applicant
+born_from = "2014-09-01"             # 年满6周岁: born 2014-09-01 .. 2015-08-31
+born_to = "2015-08-31"               # born after 31 August: waits a year
+max_choices = 3
+fallback_sectors = ["public"]        # 统筹 only into public schools
 
-# 同胞优先: an older sibling already attends this school
-# sibling priority: applicant.sibling_school_id == this school
-[[tiers]]
-name = "sibling"
-sibling = true
-
-# 第一类: 片区内户籍+房产 (房户一致)
-# category A: hukou and home ownership in the school's zone
+# 第一类: 学区内房户一致 (本区户籍 + 学区内住宅房产)
 [[tiers]]
 name = "catchment_hukou_property"
-same_zone = true
+label = "学区内房户一致（户籍+房产）"
+in_catchment = true
 category = ["A"]
 
-# 第二类: 片区内户籍 (无房产)
-# category B: hukou in the zone, no property
+# 第二类: 学区内有房产, 户籍在本市其他地址 (人户分离)
 [[tiers]]
-name = "catchment_hukou"
-same_zone = true
+name = "catchment_property"
+label = "学区内有房产（人户分离）"
+in_catchment = true
 category = ["B"]
 
-# 第三类: 片区内居住证 (随迁子女)
-# category C: residence permit in the zone (children of migrant workers)
+# 第三类: 学区内持居住证的随迁子女, ordered by years of residence (按居住年限排序)
 [[tiers]]
 name = "catchment_residence_permit"
-same_zone = true
+label = "学区内持居住证（随迁子女），按居住年限"
+in_catchment = true
 category = ["C"]
+order_by = "residence_years"
+
+# 公民同招: an oversubscribed private school admits by lottery alone (民办学校超额电脑随机录取)
+[[school_rules]]
+match = { sector = ["private"] }
+tiers = []
+
+# 随班就读: a seat at every public school for a child with special needs from its 学区
+[[reserves]]
+name = "special_needs"
+label = "随班就读（学区内适龄残疾儿童）"
+match = { sector = ["public"] }
+seats = 1
+in_catchment = true
+attributes = { special_needs = ["1"] }
 
 # 其余申请人: everyone else falls into the implicit last tier "open"
 """
@@ -896,6 +1075,10 @@ APPLICANT_HEADER = [
     "birth_date",
     "special_needs",
     "migrant",
+    "community_id",
+    "family_id",
+    "staff_school_id",
+    "residence_years",
 ]
 
 
@@ -1041,14 +1224,15 @@ def build_class_requests(schools: list[dict], pr_apps: list[list]) -> list[list]
     seats = {s["school_id"]: s["seats"] for s in schools if s["level"] == "primary"}
     listed = {sid: 0 for sid in seats}
     for row in pr_apps:
-        for sid in row[2].split(";") if row[2] else []:
+        for sid in row[2].replace("|", ";").split(";") if row[2] else []:
             listed[sid] += 1
     safe = {sid for sid in seats if listed[sid] <= seats[sid]}
     by_school: dict[str, list[list]] = {}
     for row in pr_apps:
-        if row[2] and row[2].split(";")[0] in safe:
+        eligible = "2014-09-01" <= row[6] <= "2015-08-31"  # the policy's window (born_from/to)
+        if eligible and row[2] and row[2].split(";")[0] in safe:
             by_school.setdefault(row[2].split(";")[0], []).append(row)
-    schools_used = sorted(sid for sid, rows in by_school.items() if len(rows) >= 60)
+    schools_used = sorted(sid for sid, rows in by_school.items() if len(rows) >= 30)
     requests = []
     for kind in ["together"] * 6 + ["apart"] * 3 + ["fixed"]:
         sid = schools_used[d.int_below(len(schools_used))]
@@ -1245,6 +1429,10 @@ def main(argv: list[str]) -> int:
     births = build_births()
     kg_apps = build_applicants(schools, births, "kindergarten")
     pr_apps = build_applicants(schools, births, "primary")
+    communities = build_communities()
+    catchments = build_catchments(schools, communities)
+    kg_apps = add_admission_columns(kg_apps, "kindergarten", schools, communities, catchments)
+    pr_apps = add_admission_columns(pr_apps, "primary", schools, communities, catchments)
     check(schools, groups, members, births, kg_apps, pr_apps)
 
     write_csv(
@@ -1272,6 +1460,10 @@ def main(argv: list[str]) -> int:
     write_csv(out / "group_members.csv", ["group_id", "school_id", "role"], members)
     all_births = extend_births(births)
     write_csv(out / "births.csv", ["zone_id", "year", "births"], all_birth_rows(all_births))
+    write_csv(
+        out / "communities.csv", ["community_id", "zone_id", "name", "x_km", "y_km"], communities
+    )
+    write_csv(out / "catchments.csv", ["school_id", "community_id"], catchments)
     write_csv(out / "applicants_kindergarten_2021.csv", APPLICANT_HEADER, kg_apps)
     write_csv(out / "applicants_primary_2021.csv", APPLICANT_HEADER, pr_apps)
     teachers = build_teachers(schools, members)

@@ -144,7 +144,20 @@ def lottery_inputs(func):
             "--zones",
             "zones_path",
             type=click.Path(path_type=Path),
-            help="Zones file (zone centres), needed by --fallback nearest.",
+            help="Zones file (zone centres); default: zones.csv beside the schools file.",
+        ),
+        click.option(
+            "--catchments",
+            "catchments_path",
+            type=click.Path(path_type=Path),
+            help="catchments.csv (school_id, community_id): each school's 划片, for in_catchment.",
+        ),
+        click.option(
+            "--communities",
+            "communities_path",
+            type=click.Path(path_type=Path),
+            help="communities.csv (community_id, zone_id, name, x_km, y_km): where children "
+            "live, for 统筹 distances.",
         ),
     ]
     for option in reversed(options):
@@ -169,6 +182,7 @@ def lottery_inputs(func):
 )
 @output_folder("Run folder to create.", "Replace a non-empty run folder.")
 @click.option("--level", help="Use only the schools of this level (with a district schools.csv).")
+@click.option("--sector", help="Use only the schools of this sector, e.g. public (公办园派位).")
 @click.option(
     "--fallback",
     type=click.Choice(["nearest"]),
@@ -180,26 +194,28 @@ def lottery_run(
     applicants_path,
     policy_path,
     zones_path,
+    catchments_path,
+    communities_path,
     seed,
     seed_parts,
     commitment_path,
     out_dir,
     force,
     level,
+    sector,
     fallback,
     encoding,
 ) -> None:
     """Draw an admission lottery and write the run folder (all or nothing)."""
     from seats.lottery.run import RunOptions, run_lottery
 
-    if fallback == "nearest" and zones_path is None:
-        raise click.UsageError("--fallback nearest needs --zones")
     if seed and seed_parts:
         raise click.UsageError("give either --seed or --seed-part, not both")
     options = RunOptions(
         seed=seed,
         seed_parts=list(seed_parts) or None,
         level=level,
+        sector=sector,
         fallback=fallback,
         encoding=encoding,
     )
@@ -210,11 +226,18 @@ def lottery_run(
         options,
         policy_path=policy_path,
         zones_path=zones_path,
+        catchments_path=catchments_path,
+        communities_path=communities_path,
         commitment_path=commitment_path,
         force=force,
         command=sys.argv[1:],
     )
     click.echo(summary.render())
+    from seats.lottery.run import seed_of
+
+    click.echo(f"种子 seed: {seed_of(options)}")
+    if commitment_path is not None:
+        click.echo(f"输入与承诺一致 the inputs match the commitment {commitment_path}")
 
 
 @lottery.command("commit")
@@ -232,49 +255,92 @@ def lottery_run(
     help="commitment.json to write.",
 )
 @click.option("--level", help="The level the draw will use (as in `lottery run --level`).")
+@click.option("--sector", help="The sector the draw will use (as in `lottery run --sector`).")
 @click.option("--fallback", type=click.Choice(["nearest"]), help="As in `lottery run`.")
 @click.option("--force", is_flag=True, help="Replace an existing commitment file.")
+@click.option(
+    "--secret",
+    "secret_path",
+    type=click.Path(path_type=Path),
+    help="The district secret of the registration codes: fix its SHA-256 (never the secret).",
+)
 @encoding_option
 def lottery_commit(
     schools_path,
     applicants_path,
     policy_path,
     zones_path,
+    catchments_path,
+    communities_path,
     seed_source,
     out_path,
     level,
+    sector,
     fallback,
     force,
+    secret_path,
     encoding,
 ) -> None:
-    """Fix the inputs by their SHA-256 before the seed is known (publish the file)."""
-    from seats.lottery.commitment import make_commitment, write_commitment
+    """Check the inputs as `lottery run` does, then fix them by their SHA-256 before the seed
+    is known (publish the file)."""
+    from seats.lottery.commitment import commit_lottery, write_commitment
+    from seats.lottery.problem import input_paths
 
-    paths = {
-        "schools": schools_path,
-        "applicants": applicants_path,
-        "policy": policy_path,
-        "zones": zones_path,
-    }
-    for role, path in paths.items():
-        if path is not None and not Path(path).is_file():
-            raise BadInput(f"error: {path}: no such file ({role})")
-    options = {"level": level, "fallback": fallback, "encoding": encoding}
-    commitment = make_commitment(paths, seed_source, options)
+    paths = input_paths(
+        schools_path, applicants_path, policy_path, zones_path, catchments_path, communities_path
+    )
+    options = {"level": level, "sector": sector, "fallback": fallback, "encoding": encoding}
+    commitment = commit_lottery(paths, seed_source, options, secret_path=secret_path)
     write_commitment(commitment, out_path, force=force)
-    click.echo(f"wrote {out_path}")
+    click.echo(f"承诺文件 commitment -> {out_path}（派位前公布 publish it before the draw）")
     for role, entry in commitment["inputs"].items():
         click.echo(f"  {role:<10} {entry['sha256']}  {entry['file']}")
+    if "district_secret_sha256" in commitment:
+        click.echo(f"  {'secret':<10} {commitment['district_secret_sha256']}  (SHA-256 only)")
+    click.echo(f"种子来源 seed source: {commitment['seed_source']}")
+
+
+@lottery.command("codes")
+@click.option(
+    "--applicants",
+    "applicants_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Applicants file (applicant_id).",
+)
+@click.option(
+    "--secret",
+    "secret_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The district secret (at least 32 random bytes; keep it private).",
+)
+@click.option(
+    "--out", "out_path", required=True, type=click.Path(path_type=Path), help="codes.csv to write."
+)
+@encoding_option
+def lottery_codes(applicants_path, secret_path, out_path, encoding) -> None:
+    """Registration codes (查询码) and public keys (公示号) for receipts; keep the file private."""
+    from seats.supervision.codes import write_codes
+
+    click.echo(write_codes(applicants_path, secret_path, out_path, encoding=encoding).render())
 
 
 @lottery.command("publish")
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
-@output_folder("Folder for public_list.csv and public_list.pdf.", "Replace a non-empty folder.")
-def lottery_publish(run_dir: Path, out_dir: Path, force: bool) -> None:
-    """The public results list (公示名单): masked ids, lottery numbers, results, waitlists."""
+@click.option(
+    "--secret",
+    "secret_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The district secret of the registration codes (rows are keyed by them).",
+)
+@output_folder("Folder for the public list (CSV, PDF, web page).", "Replace a non-empty folder.")
+def lottery_publish(run_dir: Path, secret_path: Path, out_dir: Path, force: bool) -> None:
+    """The public results list (公示名单): rows by 公示号, results, waitlists, cutoffs, web page."""
     from seats.supervision.publish import publish_results
 
-    click.echo(publish_results(run_dir, out_dir, force=force).render())
+    click.echo(publish_results(run_dir, out_dir, secret_path=secret_path, force=force).render())
 
 
 @cli.command()
@@ -597,7 +663,11 @@ def explain(run_dir: Path, applicant_id: str) -> None:
     help="Folder for the demo's run folders.",
 )
 @click.option("--seed", default=None, help="Seed of the demo's draws (default: a fixed text).")
-@click.option("--force", is_flag=True, help="Replace the run folders of an earlier demo.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Use a non-empty folder that is not an earlier demo's (a demo's is always replaced).",
+)
 def demo(out_dir: Path, seed: str | None, force: bool) -> None:
     """Run the 2021 kindergarten and primary lotteries of the embedded district."""
     from seats.demo import DEMO_SEED, run_demo

@@ -5,10 +5,16 @@ The 2021 kindergarten lottery (志愿优先, by the kindergarten policy) and the
 seats left), each into its own audited run folder under the demo folder; then, as a supervisor
 would, the public list and the report of each draw; the balanced grade-1 classes of every primary
 school and their teacher teams; and a verification that re-runs every draw.
+
+A second `seats demo` replaces the demo's own folder (marked by DEMO_MARK); a folder that is
+not a demo's is refused unless forced. The demo's district secret (for the registration codes
+of the public lists) is derived from the seed, so that the demo is reproducible: a real
+district draws its secret at random and keeps it private.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +23,7 @@ from seats.classes import form_classes
 from seats.classes.teachers import assign_teachers
 from seats.io.model import embedded_dataset
 from seats.lottery.run import RunOptions, RunSummary, run_lottery
+from seats.supervision.codes import write_codes
 from seats.supervision.publish import publish_results
 from seats.supervision.report import write_report
 from seats.supervision.verify import verify_run
@@ -25,29 +32,63 @@ from sim.gap import run_gap
 
 DEMO_SEED = "Xinghualing 2021 demo seed"
 FORECAST_RUNS = 1_000
+DEMO_MARK = ".seats-demo"
+DEMO_SECRET = "district_secret.key"
 
 
 @dataclass(frozen=True)
 class DemoLottery:
     name: str
     level: str
+    sector: str | None
     applicants: str
     policy: str
     fallback: str | None
 
 
 DEMO_LOTTERIES = (
+    # 公办幼儿园电脑派位: the public kindergartens only; the others admit directly
     DemoLottery(
         "kindergarten_2021",
         "kindergarten",
+        "public",
         "applicants_kindergarten_2021.csv",
         "policy_kindergarten.toml",
         None,
     ),
+    # 小学: the draw, then 统筹 into public schools with seats left
     DemoLottery(
-        "primary_2021", "primary", "applicants_primary_2021.csv", "policy_primary.toml", "nearest"
+        "primary_2021",
+        "primary",
+        None,
+        "applicants_primary_2021.csv",
+        "policy_primary.toml",
+        "nearest",
     ),
 )
+
+
+COMPILING = (
+    "  （首次运行需编译 numba 内核，约 {seconds} 秒，之后使用缓存）"
+    "first run: numba compiles the {what} (about {seconds} s; cached afterwards) ..."
+)
+
+
+def compiling_note(module, what: str, seconds: int) -> str | None:
+    """COMPILING when numba has no cache yet for the kernels of `module` (a cold run)."""
+    import os
+
+    path = Path(module.__file__)
+    folder = Path(os.environ["NUMBA_CACHE_DIR"]) if os.environ.get("NUMBA_CACHE_DIR") else None
+    places = [path.parent / "__pycache__"] + ([folder] if folder else [])
+    cached = any(any(place.rglob(f"{path.stem}.*.nbi")) for place in places if place.is_dir())
+    return None if cached else COMPILING.format(what=what, seconds=seconds)
+
+
+def _note_compiling(echo, module, what: str, seconds: int) -> None:
+    note = compiling_note(module, what, seconds)
+    if note:
+        echo(note)
 
 
 def run_demo(
@@ -58,7 +99,22 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> dict[str, RunSummary]:
     data = embedded_dataset()
+    out_dir = Path(out_dir)
+    mark = out_dir / DEMO_MARK
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not mark.exists() and not force:
+        raise FileExistsError(
+            f"{out_dir} is not empty and not a demo folder; choose another --out (or --force)"
+        )
+    if mark.exists():
+        echo(f"替换上次的演示结果 replacing the earlier demo in {out_dir}")
+    force = True  # the demo's own folder: every part of it is replaced
     out_dir.mkdir(parents=True, exist_ok=True)
+    mark.write_text("made by `seats demo`; a new demo replaces this folder\n", encoding="utf-8")
+    secret = out_dir / DEMO_SECRET
+    secret.write_text(
+        hashlib.sha256(f"seats demo district secret\n{seed}".encode()).hexdigest() + "\n",
+        encoding="utf-8",
+    )
     summaries = {}
     for job in DEMO_LOTTERIES:
         echo(f"== {job.name} lottery ({job.level}) ==")
@@ -66,15 +122,17 @@ def run_demo(
             data / "schools.csv",
             data / job.applicants,
             out_dir / job.name,
-            RunOptions(seed=seed, level=job.level, fallback=job.fallback),
+            RunOptions(seed=seed, level=job.level, sector=job.sector, fallback=job.fallback),
             policy_path=data / job.policy,
-            zones_path=data / "zones.csv" if job.fallback else None,
             force=force,
             command=["seats", "demo"],
         )
         echo(summary.render())
         summaries[job.name] = summary
     echo("== 2021 grade-1 classes (均衡编班) of every primary school ==")
+    from seats.classes import kernels as class_kernels
+
+    _note_compiling(echo, class_kernels, "class kernels", 30)
     classes = form_classes(
         out_dir / "primary_2021",
         data / "schools.csv",
@@ -108,9 +166,14 @@ def run_demo(
             force=force,
         )
         echo(gap.render())
-    echo("== supervision: public lists (公示名单) and supervisor's reports ==")
-    for name in summaries:
-        echo(publish_results(out_dir / name, out_dir / f"{name}_public", force=force).render())
+    echo("== 监督：公示名单与监督报告 supervision: public lists and supervisor's reports ==")
+    for name, job in zip(summaries, DEMO_LOTTERIES, strict=True):
+        codes = write_codes(data / job.applicants, secret, out_dir / f"{name}_codes.csv")
+        echo(codes.render())
+        published = publish_results(
+            out_dir / name, out_dir / f"{name}_public", secret_path=secret, force=force
+        )
+        echo(published.render())
         echo(write_report(out_dir / name, out_dir / f"{name}_report.pdf").render())
     echo("== supervision: re-running every draw from its folder ==")
     for name in [*summaries, "classes_2021", "teachers_2021"]:
@@ -119,6 +182,9 @@ def run_demo(
             raise RuntimeError(f"{name}: the audit does not verify: {report.problems}")
         echo(f"{out_dir / name}: verified ({'; '.join(report.notes[1:])})")
     echo(f"== forecast 2021-2030, {FORECAST_RUNS:,} Monte Carlo runs ==")
+    from sim import mc_kernels
+
+    _note_compiling(echo, mc_kernels, "forecast kernels", 45)
     echo(
         run_forecast(
             data,

@@ -46,9 +46,11 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from seats.io.model import District, load_district
+from seats.io.errors import Problems
+from seats.io.model import District, load_district, read_catchments
 from seats.io.output import check_output_folder, staged_output
 from seats.io.summary import format_table
+from seats.io.tables import find_table, read_table
 from seats.lottery import Lottery, entry_tiers
 from seats.lottery.policy import DEFAULT_POLICY, load_policy
 from sim import mc_kernels
@@ -146,7 +148,13 @@ def chance_model(
         [model.seats[y, at[sid]] if sid in at else 0 for sid in district.schools.ids],
         dtype=np.int64,
     )
-    lottery = Lottery(district.schools, apps, policy, seed="chances")
+    catchments = None
+    catchments_path = find_table(district.folder, "catchments")
+    if catchments_path is not None:  # 划片: the in_catchment tiers need it
+        problems = Problems()
+        catchments = read_catchments(read_table(catchments_path, problems), district.schools, None)
+        problems.raise_if_any()
+    lottery = Lottery(district.schools, apps, policy, seed="chances", catchments=catchments)
     return lottery_chance_model(
         lottery,
         model.zone_ids,
@@ -621,13 +629,9 @@ def _classes_2020(m: CohortModel) -> float:
 
 def _kindergarten_teachers(district: District) -> tuple[int, int]:
     """Kindergarten teachers and those with preschool_trained = 1 in teachers.csv, or (0, 0)."""
-    from seats.io.tables import find_table, read_table
-
     path = find_table(district.folder, "teachers")
     if path is None:
         return 0, 0
-    from seats.io.errors import Problems
-
     problems = Problems()
     table = read_table(path, problems)
     problems.raise_if_any()

@@ -73,7 +73,7 @@ def test_chain_records_cover_the_run(clean_run):
     assert problems == []
     kinds = [r["kind"] for r in records]
     assert kinds[0] == "run" and kinds[-1] == "end"
-    assert kinds.count("input") == 4 and kinds.count("output") == 3 and "seed" in kinds
+    assert kinds.count("input") == 6 and kinds.count("output") == 3 and "seed" in kinds
     assert kinds.count("school") == 51
     assert [r["seq"] for r in records] == list(range(len(records)))
     for r in records:
@@ -322,11 +322,19 @@ def test_explain_agrees_with_waitlists_and_cutoffs(tmp_path, mechanism):
         row[seats] = str(int(row[seats]) // 4)
     with schools.open("w", encoding="utf-8", newline="") as handle:
         csv.writer(handle, lineterminator="\n").writerows(rows)
-    policy = KG_POLICY if mechanism == "immediate" else PRIMARY_POLICY
+    policy = KG_POLICY
+    if mechanism == "deferred":
+        policy = tmp_path / "policy.toml"
+        text = KG_POLICY.read_text(encoding="utf-8")
+        policy.write_text(text.replace('"immediate_acceptance"', '"deferred_acceptance"'))
     out = tmp_path / "run"
     result = run_cli(
         "lottery",
         "run",
+        "--catchments",
+        DATASET / "catchments.csv",
+        "--communities",
+        DATASET / "communities.csv",
         "--schools",
         schools,
         "--applicants",
@@ -347,27 +355,44 @@ def test_explain_agrees_with_waitlists_and_cutoffs(tmp_path, mechanism):
         for r in _rows(out / "waitlists.csv")
     }
     results = {r["school_id"]: r for r in _rows(out / "schools.csv")}
-    lottery = load_lottery(schools, applicants, "explain", policy, level="kindergarten")
+    lottery = load_lottery(
+        schools,
+        applicants,
+        "explain",
+        policy,
+        catchments_path=DATASET / "catchments.csv",
+        communities_path=DATASET / "communities.csv",
+        level="kindergarten",
+    )
     names = lottery.policy.tier_names
     prio = priorities(lottery)
     explained = 0
+    admitted_key: dict[str, int] = {}
+    ptr = lottery.applicants.choice_ptr
+    for b, placed in enumerate(_rows(out / "assignments.csv")):
+        if placed["status"] == "placed":
+            key = int(prio.key[int(ptr[b]) + int(placed["choice_rank"]) - 1])
+            sid = placed["school_id"]
+            admitted_key[sid] = max(admitted_key.get(sid, key), key)
     view = RunView(out)
     for a, row in enumerate(_rows(out / "assignments.csv")):
         explanation = view.explain(row["applicant_id"])
         assert explanation.status == row["status"]
         ranked = lottery.applicants.choices_of(a)
         expected_above = int(row["choice_rank"]) - 1 if row["status"] == "placed" else len(ranked)
+        if row["status"] == "ineligible":
+            expected_above = 0  # never drawn: the explanation names the birth-date bound
+            assert "born" in explanation.head_en and "出生日期" in explanation.head_zh
         assert len(explanation.above) == expected_above
         for line in explanation.above:
             school = results[line.school_id]
             assert int(school["seats_left"]) == 0
             assert line.waitlist_position == waitlist[(line.school_id, row["applicant_id"])]
             entry = int(lottery.applicants.choice_ptr[a]) + line.choice_rank - 1
-            assert line.tier == names[prio.tier[entry]]
+            assert line.tier_name == names[prio.tier[entry]]
             if mechanism == "deferred" and int(school["seats"]) > 0:
-                mine = (names.index(line.tier), line.lottery_number)
-                cutoff = (names.index(school["cutoff_tier"]), school["cutoff_lottery_number"])
-                assert mine > cutoff
+                # after everyone admitted there (tier, order_by value, number)
+                assert prio.key[entry] > admitted_key[line.school_id]
             explained += 1
     assert explained > 100
 
@@ -377,7 +402,7 @@ def test_explain_cli_in_both_languages(clean_run):
     someone = next(r for r in rows if r["status"] == "assigned")
     result = run_cli("explain", clean_run, someone["applicant_id"])
     assert result.exit_code == 0, result.output
-    assert "nearest school with seats" in result.output and "统筹安排" in result.output
+    assert "nearest school with a seat left" in result.output and "统筹安排" in result.output
     assert "sha256sum" in result.output
     missing = run_cli("explain", clean_run, "nobody")
     assert missing.exit_code == 2 and "no applicant 'nobody'" in missing.output

@@ -81,13 +81,18 @@ def test_assignments_one_row_per_applicant_in_input_order(primary_run):
     applicants = read_rows(PRIMARY)
     assert [r["applicant_id"] for r in rows] == [a["applicant_id"] for a in applicants]
     for row, applicant in zip(rows, applicants, strict=True):
-        choices = applicant["choices"].split(";") if applicant["choices"] else []
+        positions = applicant["choices"].split(";") if applicant["choices"] else []
+        expanded = [s for p in positions for s in p.split("|")]  # P01|P02: any of them
         if row["status"] == PLACED:
-            assert choices[int(row["choice_rank"]) - 1] == row["school_id"]
+            rank = int(row["choice_rank"])
+            assert row["school_id"] in expanded and 1 <= rank <= len(expanded)
+            if "|" not in applicant["choices"]:
+                assert expanded[rank - 1] == row["school_id"]
             assert row["lottery_number"] == lottery_number("2021 public seed", row["applicant_id"])
         else:
-            assert row["status"] == "unplaced"
+            assert row["status"] in ("unplaced", "ineligible")
             assert row["school_id"] == row["choice_rank"] == row["tier"] == ""
+            assert (row["status"] == "ineligible") == row["reason"].startswith("born")
 
 
 def test_capacity_waitlists_and_cutoffs(primary_run):
@@ -150,13 +155,19 @@ def _as_lists(lottery, key):
 
 @pytest.mark.parametrize("tie_break", ["single", "multiple"])
 def test_deferred_acceptance_on_the_district_is_stable(tmp_path, tie_break):
-    policy = write(
-        tmp_path / "p.toml",
-        PRIMARY_POLICY.read_text(encoding="utf-8").replace(
-            'tie_break = "single"', f'tie_break = "{tie_break}"'
-        ),
+    # v1's stability (every school's priority a strict order): no reserves, no families
+    text = PRIMARY_POLICY.read_text(encoding="utf-8")
+    text = text[: text.index("[[reserves]]")].replace(
+        'tie_break = "single"', f'tie_break = "{tie_break}"'
     )
-    lottery = load_lottery(SCHOOLS, PRIMARY, "seed", policy, level="primary")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("born_"))
+    policy = write(tmp_path / "p.toml", text)
+    rows = read_rows(PRIMARY)
+    with open(tmp_path / "a.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(dict(r, family_id="") for r in rows)
+    lottery = load_lottery(SCHOOLS, tmp_path / "a.csv", "seed", policy, level="primary")
     allocation = allocate(lottery)
     choices, keys = _as_lists(lottery, allocation.priorities.key)
     result = list(zip(allocation.school.tolist(), allocation.rank.tolist(), strict=True))
@@ -170,7 +181,14 @@ def test_immediate_acceptance_favours_first_choices(tmp_path):
         SCHOOLS, KINDERGARTEN, "seed", DATASET / "policy_kindergarten.toml", level="kindergarten"
     )
     boston = allocate(kindergarten)
-    deferred = allocate(load_lottery(SCHOOLS, KINDERGARTEN, "seed", level="kindergarten"))
+    policy = write(
+        tmp_path / "p.toml",
+        (DATASET / "policy_kindergarten.toml")
+        .read_text(encoding="utf-8")
+        .replace('"immediate_acceptance"', '"deferred_acceptance"')
+        .replace("max_choices = 1", ""),
+    )
+    deferred = allocate(load_lottery(SCHOOLS, KINDERGARTEN, "seed", policy, level="kindergarten"))
     assert (boston.rank == 0).sum() >= (deferred.rank == 0).sum()
     assert (
         np.bincount(boston.school[boston.school >= 0], minlength=100).max()
@@ -247,7 +265,7 @@ def test_fallback_seats_every_child_at_the_nearest_school(tmp_path):
     result = run(out, "--policy", PRIMARY_POLICY, "--fallback", "nearest", "--zones", ZONES)
     assert result.exit_code == 0, result.output
     rows = read_rows(out / "assignments.csv")
-    assert all(r["status"] in (PLACED, ASSIGNED) for r in rows)
+    assert all(r["status"] in (PLACED, ASSIGNED, "ineligible") for r in rows)
     assigned = [r for r in rows if r["status"] == ASSIGNED]
     assert assigned and all(r["choice_rank"] == "" and r["school_id"] for r in assigned)
     results = read_rows(out / "schools.csv")
@@ -292,7 +310,10 @@ BAD_APPLICANTS = [
     ("a1,Z01,P01;NOPE\n", "a.csv:2: choices: unknown school 'NOPE' (choice 2)"),
     ("a1,Z01,P01;P01\n", "a.csv:2: choices: school 'P01' is listed twice (choices 1 and 2)"),
     ("a1,Z01,P01\na1,Z01,P02\n", "a.csv:3: applicant_id: duplicate id 'a1' (first on line 2)"),
-    ("a1,Z01,K001\n", "a.csv:2: choices: unknown school 'K001' (choice 1)"),  # not primary
+    (
+        "a1,Z01,K001\n",
+        "a.csv:2: choices: school 'K001' (choice 1) is a kindergarten school, not one of this",
+    ),  # not primary
 ]
 
 

@@ -40,6 +40,7 @@ SCHOOL_COLUMNS = (
 DISTRICT_FILES = ("zones", "schools", "groups", "group_members", "births")
 APPLICANT_COLUMNS = ("applicant_id", "zone_id", "choices")
 CHOICE_SEPARATOR = ";"
+GROUP_SEPARATOR = "|"  # P01|P02: any of these, equally (多校划片)
 CHOICE_BLOCK = 65_536  # rows per block of the fast choices parser
 
 
@@ -123,14 +124,34 @@ class Applicants:
     choice_ptr: np.ndarray  # CSR offsets into choice_school, int64[n + 1]
     choice_school: np.ndarray  # school indices, best first, int32
     category: list[str]
-    sibling_school: np.ndarray  # school index or -1
+    sibling_school: np.ndarray  # school index or -1 (none, or a school outside the lottery)
     table: Table
+    # Rules v2 (DESIGN.md): the position of each entry in its list; entries of one position
+    # form a group "P01|P02" (any of these, equally), expanded by lottery numbers later.
+    choice_position: np.ndarray | None = None  # int32 per entry; None: one school per position
+    staff_school: np.ndarray | None = None  # school index or -1
+    community_ids: list[str] = field(default_factory=list)
+    family_ids: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def choices_of(self, a: int) -> np.ndarray:
         return self.choice_school[self.choice_ptr[a] : self.choice_ptr[a + 1]]
+
+    @property
+    def positions(self) -> np.ndarray:
+        """0-based position of every entry in its applicant's list (a group shares one)."""
+        if self.choice_position is not None:
+            return self.choice_position
+        ptr = self.choice_ptr
+        return np.arange(ptr[-1], dtype=np.int32) - np.repeat(ptr[:-1], np.diff(ptr)).astype(
+            np.int32
+        )
+
+    @property
+    def has_groups(self) -> bool:
+        return self.choice_position is not None
 
 
 @dataclass
@@ -167,6 +188,62 @@ def read_zones(table: Table) -> Zones:
         y_km=table.floats("y_km"),
         population=table.ints("population", minimum=0),
     )
+
+
+@dataclass
+class Communities:
+    """communities.csv: where children live (小区/村), with a point for distances."""
+
+    ids: list[str]
+    index: dict[str, int]
+    zone_ids: list[str]
+    name: list[str]
+    x_km: np.ndarray
+    y_km: np.ndarray
+
+
+def read_communities(table: Table, zones: Zones | None = None) -> Communities:
+    table.require(("community_id", "zone_id", "name", "x_km", "y_km"))
+    index = table.unique_ids("community_id")
+    if zones is not None:
+        table.references("zone_id", zones.index, "zone")
+    return Communities(
+        ids=table.text("community_id"),
+        index=index,
+        zone_ids=table.text("zone_id"),
+        name=table.text("name"),
+        x_km=table.floats("x_km"),
+        y_km=table.floats("y_km"),
+    )
+
+
+def read_catchments(
+    table: Table,
+    schools: Schools,
+    communities: Communities | None,
+    all_school_ids: set[str] | None = None,
+) -> set[tuple[int, str]]:
+    """catchments.csv (划片): (school index, community_id) pairs of the lottery's schools. A
+    community may lie in several schools' catchments (多校划片); rows of schools at another
+    level of the district are skipped, an unknown school or community is an error."""
+    table.require(("school_id", "community_id"))
+    pairs: set[tuple[int, str]] = set()
+    for school_id, community_id, line in zip(
+        table.text("school_id"), table.text("community_id"), table.lines, strict=True
+    ):
+        if not school_id or not community_id:
+            continue
+        if communities is not None and community_id not in communities.index:
+            table.problems.add(
+                table.name, line, "community_id", f"unknown community '{community_id}'"
+            )
+        s = schools.index.get(school_id)
+        if s is None:
+            if all_school_ids is None or school_id not in all_school_ids:
+                table.problems.add(table.name, line, "school_id", f"unknown school '{school_id}'")
+            continue
+        pairs.add((s, community_id))
+    return pairs
 
 
 def read_lottery_schools(table: Table) -> Schools:
@@ -271,8 +348,19 @@ def read_births(table: Table, zones: Zones) -> Births:
     return births
 
 
-def read_applicants(table: Table, schools: Schools, zones: Zones | None = None) -> Applicants:
-    """The lottery contract's applicants file. Choices become a CSR list of school indices."""
+def read_applicants(
+    table: Table,
+    schools: Schools,
+    zones: Zones | None = None,
+    *,
+    other_levels: dict[str, str] | None = None,
+) -> Applicants:
+    """The lottery contract's applicants file. Choices become a CSR list of school indices;
+    ``P01|P02`` in one position (rules v2) keeps each entry's position in ``choice_position``.
+
+    ``other_levels`` (school_id -> level of the district's schools outside this lottery) lets a
+    choice of a school at another level say so instead of "unknown school". A sibling or staff
+    school outside the lottery is no error: the condition simply does not hold there."""
     table.require(APPLICANT_COLUMNS)
     table.unique_ids("applicant_id")
     ids = table.text("applicant_id")
@@ -282,9 +370,8 @@ def read_applicants(table: Table, schools: Schools, zones: Zones | None = None) 
     cells = table.text("choices", required=False)
     choices = _well_formed_choices(cells, schools.index)
     if choices is None:
-        choices = _checked_choices(table, cells, schools.index)
-    ptr, choice_school = choices
-    sibling = table.references("sibling_school_id", schools.index, "school", required=False)
+        choices = _checked_choices(table, cells, schools.index, other_levels or {})
+    ptr, choice_school, position = choices
     _check_attributes(table)
     return Applicants(
         ids=ids,
@@ -292,34 +379,58 @@ def read_applicants(table: Table, schools: Schools, zones: Zones | None = None) 
         choice_ptr=ptr,
         choice_school=choice_school,
         category=table.text("category", required=False),
-        sibling_school=sibling,
+        sibling_school=_school_or_none(table, "sibling_school_id", schools.index),
         table=table,
+        choice_position=position,
+        staff_school=_school_or_none(table, "staff_school_id", schools.index),
+        community_ids=table.text("community_id", required=False),
+        family_ids=table.text("family_id", required=False),
     )
+
+
+def _school_or_none(table: Table, column: str, index: dict[str, int]) -> np.ndarray:
+    """School index per row, -1 where empty or not a school of this lottery."""
+    return np.array([index.get(v, -1) for v in table.text(column, required=False)], dtype=np.int64)
 
 
 def _well_formed_choices(
     cells: list[str], index: dict[str, int]
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """CSR choices (ptr, school indices) when every cell lists known, distinct school ids with
-    no stray separators or spaces; None otherwise, and the careful pass names each problem.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """CSR choices (ptr, school indices, positions or None) when every cell lists known,
+    distinct school ids with no stray separators or spaces; None otherwise, and the careful
+    pass names each problem.
 
     The fast path of read_applicants: whole-column operations instead of Python steps per
     entry, and no container per row. Cells go in blocks so that the split-out ids of a
-    national file never all live at once.
+    national file never all live at once. A group ``P01|P02`` splits like ``P01;P02``; the
+    separators (ASCII bytes, never inside a UTF-8 character) then say where positions begin.
     """
+    grouped = any(GROUP_SEPARATOR in cell for cell in cells)
     lengths = np.fromiter(
-        (cell.count(CHOICE_SEPARATOR) + 1 if cell else 0 for cell in cells),
+        (
+            cell.count(CHOICE_SEPARATOR) + cell.count(GROUP_SEPARATOR) + 1 if cell else 0
+            for cell in cells
+        )
+        if grouped
+        else (cell.count(CHOICE_SEPARATOR) + 1 if cell else 0 for cell in cells),
         dtype=np.int64,
         count=len(cells),
     )
     ptr = np.zeros(len(cells) + 1, dtype=np.int64)
     np.cumsum(lengths, out=ptr[1:])
     school = np.empty(ptr[-1], dtype=np.int32)
+    new_position = np.ones(ptr[-1], dtype=bool) if grouped else None
     for start in range(0, len(cells), CHOICE_BLOCK):
         stop = min(start + CHOICE_BLOCK, len(cells))
         listed = CHOICE_SEPARATOR.join(cell for cell in cells[start:stop] if cell)
         if not listed:
             continue
+        if grouped:
+            raw = np.frombuffer(listed.encode(), dtype=np.uint8)
+            separators = raw[(raw == ord(CHOICE_SEPARATOR)) | (raw == ord(GROUP_SEPARATOR))]
+            # entry j > 0 of the block starts a position unless a '|' precedes it
+            new_position[ptr[start] + 1 : ptr[stop]] = separators != ord(GROUP_SEPARATOR)
+            listed = listed.replace(GROUP_SEPARATOR, CHOICE_SEPARATOR)
         ids = listed.split(CHOICE_SEPARATOR)
         try:
             school[ptr[start] : ptr[stop]] = np.fromiter(
@@ -329,7 +440,12 @@ def _well_formed_choices(
             return None
     if _repeats_in_rows(ptr, school):
         return None
-    return ptr, school
+    if not grouped:
+        return ptr, school, None
+    new_position[ptr[:-1][lengths > 0]] = True  # every list starts a position
+    counted = np.cumsum(new_position, dtype=np.int64) - 1
+    first = np.repeat(counted[ptr[:-1][lengths > 0]], lengths[lengths > 0])
+    return ptr, school, (counted - first).astype(np.int32)
 
 
 def _repeats_in_rows(ptr: np.ndarray, school: np.ndarray) -> bool:
@@ -349,42 +465,51 @@ def _repeats_in_rows(ptr: np.ndarray, school: np.ndarray) -> bool:
 
 
 def _checked_choices(
-    table: Table, cells: list[str], index: dict[str, int]
-) -> tuple[np.ndarray, np.ndarray]:
+    table: Table, cells: list[str], index: dict[str, int], other_levels: dict[str, str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """CSR choices cell by cell, reporting every bad entry with its line and choice position."""
     ptr = np.zeros(len(cells) + 1, dtype=np.int64)
     flat: list[int] = []
+    positions: list[int] = []
     for i, cell in enumerate(cells):
         listed: dict[str, int] = {}
-        for position, school_id in enumerate(cell.split(CHOICE_SEPARATOR) if cell else (), 1):
-            school_id = school_id.strip()
-            if school_id == "":
-                table.problems.add(
-                    table.name,
-                    table.lines[i],
-                    "choices",
-                    f"choice {position} is empty (stray '{CHOICE_SEPARATOR}')",
-                )
-            elif school_id not in index:
-                table.problems.add(
-                    table.name,
-                    table.lines[i],
-                    "choices",
-                    f"unknown school '{school_id}' (choice {position})",
-                )
-            elif school_id in listed:
-                table.problems.add(
-                    table.name,
-                    table.lines[i],
-                    "choices",
-                    f"school '{school_id}' is listed twice "
-                    f"(choices {listed[school_id]} and {position})",
-                )
-            else:
-                listed[school_id] = position
-                flat.append(index[school_id])
+        for position, group in enumerate(cell.split(CHOICE_SEPARATOR) if cell else (), 1):
+            for school_id in group.split(GROUP_SEPARATOR):
+                school_id = school_id.strip()
+                where = f"choice {position}"
+                if school_id == "":
+                    stray = GROUP_SEPARATOR if GROUP_SEPARATOR in group else CHOICE_SEPARATOR
+                    table.problems.add(
+                        table.name,
+                        table.lines[i],
+                        "choices",
+                        f"{where} is empty (stray '{stray}')",
+                    )
+                elif school_id not in index:
+                    level = other_levels.get(school_id)
+                    message = (
+                        f"school '{school_id}' ({where}) is a {level} school, not one of this "
+                        "lottery's schools (--level, --sector)"
+                        if level
+                        else f"unknown school '{school_id}' ({where})"
+                    )
+                    table.problems.add(table.name, table.lines[i], "choices", message)
+                elif school_id in listed:
+                    table.problems.add(
+                        table.name,
+                        table.lines[i],
+                        "choices",
+                        f"school '{school_id}' is listed twice "
+                        f"(choices {listed[school_id]} and {position})",
+                    )
+                else:
+                    listed[school_id] = position
+                    flat.append(index[school_id])
+                    positions.append(position - 1)
         ptr[i + 1] = len(flat)
-    return ptr, np.array(flat, dtype=np.int32)
+    grouped = any(GROUP_SEPARATOR in cell for cell in cells)
+    position_array = np.array(positions, dtype=np.int32) if grouped else None
+    return ptr, np.array(flat, dtype=np.int32), position_array
 
 
 def _check_attributes(table: Table) -> None:

@@ -1,4 +1,9 @@
-"""The mechanisms on the validated arrays: deferred or immediate acceptance (numba kernels)."""
+"""The mechanisms on the validated arrays: deferred or immediate acceptance (numba kernels).
+
+Without families, reserves or ineligible applicants, v1's kernels run on the applicants (the
+choice rule is then responsive and both give the same result); otherwise the unit kernels of
+rules v2 run on the units, and every member of a unit gets the unit's result.
+"""
 
 from __future__ import annotations
 
@@ -10,29 +15,96 @@ from seats.lottery import kernels
 from seats.lottery.priorities import Priorities, priorities
 from seats.lottery.problem import Lottery
 
-PLACED, UNPLACED, ASSIGNED = "placed", "unplaced", "assigned"
+PLACED, UNPLACED, ASSIGNED, INELIGIBLE = "placed", "unplaced", "assigned", "ineligible"
 
 
 @dataclass
 class Allocation:
     school: np.ndarray  # int32 per applicant: school index or -1
     rank: np.ndarray  # int32 per applicant: 0-based choice position, -1 when not by choice
-    status: np.ndarray  # object array of PLACED / UNPLACED / ASSIGNED
+    status: np.ndarray  # object array of PLACED / UNPLACED / ASSIGNED / INELIGIBLE
     priorities: Priorities
+    reserve: np.ndarray | None = None  # int64 per applicant: reserve index, -1 general seats
+    distance: np.ndarray | None = None  # float per applicant: 统筹 distance (km), nan if none
+
+
+def reserve_layout(lottery: Lottery) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The reserves of each school in the policy's order, as CSR (ptr, reserve index, seats)."""
+    seats = lottery.reserve_seats
+    n_schools = len(lottery.schools)
+    if seats is None or not seats.shape[1]:
+        return np.zeros(n_schools + 1, dtype=np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    school, reserve = np.nonzero(seats > 0)  # row-major: by school, then policy order
+    ptr = np.zeros(n_schools + 1, dtype=np.int64)
+    np.cumsum(np.bincount(school, minlength=n_schools), out=ptr[1:])
+    return ptr, reserve.astype(np.int64), seats[school, reserve].astype(np.int64)
+
+
+def _unit_lists(lottery: Lottery, prio: Priorities) -> tuple[np.ndarray, np.ndarray]:
+    """(eligible unit indices, CSR offsets) of the units' lists: their first members' entries."""
+    units, ptr = prio.units, lottery.applicants.choice_ptr
+    taking_part = np.flatnonzero(units.eligible)
+    first = units.first[taking_part]
+    lengths = ptr[first + 1] - ptr[first]
+    unit_ptr = np.zeros(len(taking_part) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=unit_ptr[1:])
+    entries = np.repeat(ptr[first] - unit_ptr[:-1], lengths) + np.arange(unit_ptr[-1])
+    return taking_part, unit_ptr, entries
 
 
 def allocate(lottery: Lottery) -> Allocation:
     """Run the policy's mechanism on the validated arrays."""
     prio = priorities(lottery)
-    mechanism = {
-        "deferred_acceptance": kernels.deferred_acceptance,
-        "immediate_acceptance": kernels.immediate_acceptance,
-    }[lottery.policy.mechanism]
-    school, rank = mechanism(
-        lottery.applicants.choice_ptr,
-        lottery.applicants.choice_school,
-        prio.key,
-        lottery.schools.seats,
+    apps = lottery.applicants
+    n = len(apps)
+    reserve = np.full(n, -1, dtype=np.int64)
+    if not lottery.needs_unit_kernels:
+        arrays = (apps.choice_ptr, apps.choice_school, prio.key, lottery.schools.seats)
+        if lottery.policy.mechanism == "deferred_acceptance":
+            # keys are distinct at every school by construction: no need to check them
+            school, rank = kernels.deferred_acceptance(*arrays, check_keys=False)
+        else:
+            school, rank = kernels.immediate_acceptance(*arrays)
+        status = np.where(school >= 0, PLACED, UNPLACED).astype(object)
+        return Allocation(school, rank, status, prio, reserve, np.full(n, np.nan))
+
+    units = prio.units
+    taking_part, unit_ptr, entries = _unit_lists(lottery, prio)
+    unit_school = apps.choice_school[entries].astype(np.int32)
+    unit_key = prio.key[entries].astype(np.int64)
+    mask = (
+        prio.reserve_mask[entries]
+        if prio.reserve_mask is not None
+        else np.zeros(len(entries), np.int64)
     )
+    res_ptr, res_bit, res_seats = reserve_layout(lottery)
+    size = units.size[taking_part].astype(np.int64)
+    seats = lottery.schools.seats.astype(np.int64)
+    out_school = np.empty(len(taking_part), dtype=np.int32)
+    out_rank = np.empty(len(taking_part), dtype=np.int32)
+    out_reserve = np.empty(len(taking_part), dtype=np.int64)
+    if lottery.policy.mechanism == "deferred_acceptance":
+        kernels._deferred_acceptance_units(
+            unit_ptr, unit_school, unit_key, mask, size, seats, res_ptr, res_bit, res_seats,
+            out_school, out_rank, out_reserve,
+        )  # fmt: skip
+    else:
+        rank_of_entry = np.arange(len(entries)) - np.repeat(unit_ptr[:-1], np.diff(unit_ptr))
+        by_round = np.lexsort((unit_key, unit_school, rank_of_entry)).astype(np.int64)
+        kernels._immediate_acceptance_units(
+            unit_ptr, unit_school, mask, size, seats, res_ptr, res_bit, res_seats, by_round,
+            out_school, out_rank, out_reserve,
+        )  # fmt: skip
+    # every member gets its unit's result
+    where = np.full(len(units.size), -1, dtype=np.int64)
+    where[taking_part] = np.arange(len(taking_part))
+    k = where[units.of]
+    joined = k >= 0
+    school = np.full(n, -1, dtype=np.int32)
+    rank = np.full(n, -1, dtype=np.int32)
+    school[joined] = out_school[k[joined]]
+    rank[joined] = out_rank[k[joined]]
+    reserve[joined] = out_reserve[k[joined]]
     status = np.where(school >= 0, PLACED, UNPLACED).astype(object)
-    return Allocation(school, rank, status, prio)
+    status[~joined] = INELIGIBLE
+    return Allocation(school, rank, status, prio, reserve, np.full(n, np.nan))

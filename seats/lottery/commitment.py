@@ -3,10 +3,17 @@
 `seats lottery commit` writes commitment.json (published before the ceremony); `seats lottery run
 --commitment commitment.json` refuses to draw when any input differs from it, and the audit log
 records it, so nobody can adjust the applicant list after seeing the seed.
+
+A commitment is only worth publishing if the committed files can be drawn: :func:`commit_lottery`
+runs every check that `seats lottery run` runs (the same loader, :func:`seats.lottery.load_lottery`,
+and a trial draw with a placeholder seed), and refuses what the draw would only warn about, such
+as a policy category that no applicant has. It may also fix the district secret of the public
+list's codes (:mod:`seats.supervision.codes`) by its SHA-256, never the secret itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -14,19 +21,106 @@ from pathlib import Path
 from seats.io.audit import utc_now
 from seats.io.errors import InputError, Problem
 from seats.io.output import sha256_file
+from seats.lottery import unknown_categories
 
 COMMITMENT_KIND = "seats lottery commitment"
 
 
 # The run options that change who gets a seat: a commitment fixes them with the files.
-COMMITTED_OPTIONS = ("level", "fallback", "encoding")
+COMMITTED_OPTIONS = ("level", "sector", "fallback", "encoding")
+
+
+# The district secret keys the registration codes (HMAC-SHA256); shorter ones can be guessed.
+SECRET_MIN_BYTES = 32
+
+
+def read_secret(path: Path) -> bytes:
+    """The district secret: the file's bytes without trailing white space, at least
+    SECRET_MIN_BYTES long (e.g. 64 hex digits from `python3 -c "import secrets;
+    print(secrets.token_hex(32))"`)."""
+    name = str(path)
+    try:
+        secret = Path(path).read_bytes().rstrip()
+    except OSError as err:
+        raise InputError(Problem(name, None, None, f"cannot read file: {err.strerror}")) from err
+    if len(secret) < SECRET_MIN_BYTES:
+        raise InputError(
+            Problem(
+                name,
+                None,
+                None,
+                f"the district secret has {len(secret)} bytes; it needs at least "
+                f'{SECRET_MIN_BYTES} random ones (python3 -c "import secrets; '
+                f'print(secrets.token_hex(32))")',
+            )
+        )
+    return secret
+
+
+# A seed that no real draw uses: the trial draw at commit time only has to run the checks.
+TRIAL_SEED = "commitment trial draw (not the seed)"
+
+
+def check_committable(inputs: dict[str, Path | None], options: dict[str, str | None]) -> None:
+    """Every check of `seats lottery run` on these inputs and options, plus the policy's
+    categories: raises InputError naming every problem (file, line, column)."""
+    from seats.lottery.run import draw, load_from  # run imports this module
+
+    problems = [
+        Problem(str(path), None, None, f"no such file ({role})")
+        for role, path in inputs.items()
+        if path is not None and not Path(path).is_file()
+    ]
+    if options.get("fallback") == "nearest" and not (
+        inputs.get("zones") or inputs.get("communities")
+    ):
+        problems.append(
+            Problem("--fallback", None, None, "--fallback nearest needs --zones or --communities")
+        )
+    if problems:
+        raise InputError(problems)
+    lottery = load_from(
+        {r: Path(p) for r, p in inputs.items() if p is not None}, TRIAL_SEED, options
+    )
+    policy_name = str(inputs.get("policy") or "the default policy")
+    unknown = [
+        Problem(
+            policy_name,
+            None,
+            f"tier {tier}",
+            f"category '{category}' is held by no applicant in {inputs['applicants']}: "
+            "a typo in the policy or the applicants file? (nobody could enter this tier)",
+        )
+        for tier, category in unknown_categories(lottery)
+    ]
+    if unknown:
+        raise InputError(unknown)
+    draw(lottery, options.get("fallback"))
+
+
+def commit_lottery(
+    inputs: dict[str, Path | None],
+    seed_source: str,
+    options: dict[str, str | None],
+    *,
+    secret_path: Path | None = None,
+) -> dict:
+    """Check the inputs as `seats lottery run` would (:func:`check_committable`), then make
+    the commitment to them."""
+    check_committable(inputs, options)
+    return make_commitment(inputs, seed_source, options, secret_path=secret_path)
 
 
 def make_commitment(
-    inputs: dict[str, Path | None], seed_source: str, options: dict[str, str | None]
+    inputs: dict[str, Path | None],
+    seed_source: str,
+    options: dict[str, str | None],
+    *,
+    secret_path: Path | None = None,
 ) -> dict:
     """The commitment to these input files (role -> path), to the options of the draw
-    (COMMITTED_OPTIONS) and to where the seed will come from."""
+    (COMMITTED_OPTIONS) and to where the seed will come from; with `secret_path`, to the
+    SHA-256 of the district secret of the public list's codes (the secret stays private)."""
     if not seed_source.strip():
         raise InputError(
             Problem(
@@ -37,7 +131,7 @@ def make_commitment(
                 "or 'five numbers read out by the notary')",
             )
         )
-    return {
+    commitment = {
         "kind": COMMITMENT_KIND,
         "version": 1,
         "created": utc_now(),
@@ -49,6 +143,10 @@ def make_commitment(
             if path is not None
         },
     }
+    if secret_path is not None:
+        secret = read_secret(secret_path)
+        commitment["district_secret_sha256"] = hashlib.sha256(secret).hexdigest()
+    return commitment
 
 
 def write_commitment(commitment: dict, out: Path, *, force: bool = False) -> None:

@@ -195,7 +195,9 @@ def _sift_up(heap_key, heap_app, base, pos, key, app):
 
 
 @numba.njit(**JIT)
-def _deferred_acceptance(choice_ptr, choice_school, choice_key, seats, out_school, out_rank):
+def _deferred_acceptance(
+    choice_ptr, choice_school, choice_key, seats, out_school, out_rank, check_keys=True
+):
     """Applicant-proposing deferred acceptance (Gale-Shapley with school capacities).
 
     Each school holds its tentatively admitted applicants in a max-heap on key, all
@@ -208,7 +210,7 @@ def _deferred_acceptance(choice_ptr, choice_school, choice_key, seats, out_schoo
     n_schools = seats.shape[0]
     out_school[:] = -1
     out_rank[:] = -1
-    if _check_keys(choice_school, choice_key, n_schools) != OK:
+    if check_keys and _check_keys(choice_school, choice_key, n_schools) != OK:
         return EQUAL_KEYS
 
     heap_ptr = np.zeros(n_schools + 1, dtype=np.int64)
@@ -393,12 +395,12 @@ def _coerce(choice_ptr, choice_school, choice_key, seats):
     )
 
 
-def _run(kernel, name, choice_ptr, choice_school, choice_key, seats):
+def _run(kernel, name, choice_ptr, choice_school, choice_key, seats, *extra):
     ptr, school, key, cap = _coerce(choice_ptr, choice_school, choice_key, seats)
     n_applicants = ptr.shape[0] - 1
     out_school = np.empty(n_applicants, dtype=np.int32)
     out_rank = np.empty(n_applicants, dtype=np.int32)
-    status = kernel(ptr, school, key, cap, out_school, out_rank)
+    status = kernel(ptr, school, key, cap, out_school, out_rank, *extra)
     if status == EQUAL_KEYS:
         raise ValueError(
             f"equal priority keys at a school: {name} needs a strict priority order "
@@ -409,14 +411,23 @@ def _run(kernel, name, choice_ptr, choice_school, choice_key, seats):
     return out_school, out_rank
 
 
-def deferred_acceptance(choice_ptr, choice_school, choice_key, seats):
+def deferred_acceptance(choice_ptr, choice_school, choice_key, seats, *, check_keys=True):
     """Applicant-proposing deferred acceptance; returns ``(out_school, out_rank)``.
 
     The result is the applicant-optimal stable matching. Raises ``ValueError`` on bad
-    shapes or ranges, or when two entries at the same school have equal keys.
+    shapes or ranges, or when two entries at the same school have equal keys. A caller whose
+    keys are distinct at every school by construction (seats.lottery: tier x numbers + a
+    number rank, duplicate choices refused) may skip that check (a third of the kernel's
+    time at national scale) with ``check_keys=False``.
     """
     return _run(
-        _deferred_acceptance, "deferred acceptance", choice_ptr, choice_school, choice_key, seats
+        _deferred_acceptance,
+        "deferred acceptance",
+        choice_ptr,
+        choice_school,
+        choice_key,
+        seats,
+        bool(check_keys),
     )
 
 
@@ -429,3 +440,276 @@ def immediate_acceptance(choice_ptr, choice_school, choice_key, seats):
     return _run(
         _immediate_acceptance, "immediate acceptance", choice_ptr, choice_school, choice_key, seats
     )
+
+
+# --- rules v2: units (families), reserves ---------------------------------------------------
+#
+# A unit is one applicant or a family applying together (twins, 多胞胎): it holds
+# ``unit_size`` seats or none. ``choice_mask`` has bit r set where the unit meets reserve r's
+# conditions at that entry's school; a school's reserves are ``res_bit[res_ptr[s]:res_ptr[s +
+# 1]]`` with ``res_seats`` seats each, in the policy's order. Keys are distinct at a school by
+# construction (the unit's number is its smallest member's, and numbers are distinct).
+
+
+@numba.njit(**JIT)
+def _choose(
+    cand,
+    n_cand,
+    choice_mask,
+    entry_unit,
+    unit_size,
+    school_free,
+    res_lo,
+    res_hi,
+    res_bit,
+    reserve_free,
+    chosen,
+    chosen_res,
+):
+    """The choice rule of a school (DESIGN.md, rules v2) on ``cand[:n_cand]`` (entries in key
+    order): each reserve in order takes, while it and the school have a free seat, the best
+    candidates meeting its conditions; then the school's free seats take the best of the rest.
+    A unit enters when one seat is free and brings all its members. ``reserve_free`` (one
+    per reserve of the school) is used up; returns the school's free seats afterwards."""
+    for i in range(n_cand):
+        chosen[i] = False
+        chosen_res[i] = -1
+    for j in range(res_lo, res_hi):
+        k = j - res_lo
+        bit = res_bit[j]
+        for i in range(n_cand):
+            if school_free <= 0 or reserve_free[k] <= 0:
+                break
+            if chosen[i]:
+                continue
+            e = cand[i]
+            if (choice_mask[e] >> bit) & 1:
+                size = unit_size[entry_unit[e]]
+                chosen[i] = True
+                chosen_res[i] = bit
+                reserve_free[k] -= size
+                school_free -= size
+    for i in range(n_cand):
+        if school_free <= 0:
+            break
+        if not chosen[i]:
+            chosen[i] = True
+            school_free -= unit_size[entry_unit[cand[i]]]
+    return school_free
+
+
+@numba.njit(**JIT)
+def _entry_units(choice_ptr):
+    n_units = choice_ptr.shape[0] - 1
+    entry_unit = np.empty(choice_ptr[n_units], dtype=np.int64)
+    for u in range(n_units):
+        for e in range(choice_ptr[u], choice_ptr[u + 1]):
+            entry_unit[e] = u
+    return entry_unit
+
+
+@numba.njit(**JIT)
+def _deferred_acceptance_units(
+    choice_ptr,
+    choice_school,
+    choice_key,
+    choice_mask,
+    unit_size,
+    seats,
+    res_ptr,
+    res_bit,
+    res_seats,
+    out_school,
+    out_rank,
+    out_reserve,
+):
+    """Deferred acceptance in rounds (DESIGN.md: with families the choice rule is not
+    substitutable, so proposals go in rounds, not one at a time): every unit not held proposes
+    to its next school at once, then each school that received proposals applies the choice
+    rule to its held + new proposers; the rejected propose again next round."""
+    n_units = choice_ptr.shape[0] - 1
+    n_schools = seats.shape[0]
+    n_entries = choice_school.shape[0]
+    out_school[:] = -1
+    out_rank[:] = -1
+    out_reserve[:] = -1
+    entry_unit = _entry_units(choice_ptr)
+    listing = np.zeros(n_schools, dtype=np.int64)
+    for e in range(n_entries):
+        listing[choice_school[e]] += 1
+    # A school holds at most min(seats, units listing it) units: each takes a seat or more.
+    held_ptr = np.zeros(n_schools + 1, dtype=np.int64)
+    widest = 1
+    for s in range(n_schools):
+        held_ptr[s + 1] = held_ptr[s] + min(seats[s], listing[s])
+        widest = max(widest, min(seats[s], listing[s]) + listing[s])
+    held_entry = np.empty(held_ptr[n_schools], dtype=np.int64)
+    held_res = np.empty(held_ptr[n_schools], dtype=np.int64)
+    held_count = np.zeros(n_schools, dtype=np.int64)
+    cand = np.empty(widest, dtype=np.int64)
+    cand_key = np.empty(widest, dtype=np.int64)
+    chosen = np.empty(widest, dtype=np.bool_)
+    chosen_res = np.empty(widest, dtype=np.int64)
+    ordered = np.empty(widest, dtype=np.int64)
+    reserve_free = np.empty(max(1, res_seats.shape[0]), dtype=np.int64)
+
+    free = np.empty(n_units, dtype=np.int64)
+    n_free = 0
+    for u in range(n_units):
+        free[n_free] = u
+        n_free += 1
+    next_entry = choice_ptr[:-1].copy()
+    proposal = np.empty(n_units, dtype=np.int64)
+    new_ptr = np.zeros(n_schools + 1, dtype=np.int64)
+    new_fill = np.zeros(n_schools, dtype=np.int64)
+    by_school = np.empty(n_units, dtype=np.int64)
+    touched = np.empty(n_schools, dtype=np.int64)
+    while n_free > 0:
+        n_prop = 0
+        for i in range(n_free):
+            u = free[i]
+            if next_entry[u] < choice_ptr[u + 1]:
+                proposal[n_prop] = next_entry[u]
+                next_entry[u] += 1
+                n_prop += 1
+        if n_prop == 0:
+            break
+        # this round's proposals grouped by school
+        new_ptr[:] = 0
+        for i in range(n_prop):
+            new_ptr[choice_school[proposal[i]] + 1] += 1
+        n_touched = 0
+        for s in range(n_schools):
+            if new_ptr[s + 1] > 0:
+                touched[n_touched] = s
+                n_touched += 1
+            new_ptr[s + 1] += new_ptr[s]
+        new_fill[:] = new_ptr[:-1]
+        for i in range(n_prop):
+            s = choice_school[proposal[i]]
+            by_school[new_fill[s]] = proposal[i]
+            new_fill[s] += 1
+        n_free = 0
+        for t in range(n_touched):
+            s = touched[t]
+            base = held_ptr[s]
+            m = 0
+            for i in range(held_count[s]):
+                cand[m] = held_entry[base + i]
+                m += 1
+            for i in range(new_ptr[s], new_ptr[s + 1]):
+                cand[m] = by_school[i]
+                m += 1
+            for i in range(m):
+                cand_key[i] = choice_key[cand[i]]
+            order = np.argsort(cand_key[:m])
+            for i in range(m):
+                ordered[i] = cand[order[i]]
+            lo, hi = res_ptr[s], res_ptr[s + 1]
+            for j in range(lo, hi):
+                reserve_free[j - lo] = res_seats[j]
+            _choose(
+                ordered,
+                m,
+                choice_mask,
+                entry_unit,
+                unit_size,
+                seats[s],
+                lo,
+                hi,
+                res_bit,
+                reserve_free,
+                chosen,
+                chosen_res,
+            )
+            held_count[s] = 0
+            for i in range(m):
+                e = ordered[i]
+                if chosen[i]:
+                    held_entry[base + held_count[s]] = e
+                    held_res[base + held_count[s]] = chosen_res[i]
+                    held_count[s] += 1
+                else:
+                    free[n_free] = entry_unit[e]
+                    n_free += 1
+
+    for s in range(n_schools):
+        base = held_ptr[s]
+        for i in range(held_count[s]):
+            e = held_entry[base + i]
+            u = entry_unit[e]
+            out_school[u] = s
+            out_rank[u] = e - choice_ptr[u]
+            out_reserve[u] = held_res[base + i]
+    return OK
+
+
+@numba.njit(**JIT)
+def _immediate_acceptance_units(
+    choice_ptr,
+    choice_school,
+    choice_mask,
+    unit_size,
+    seats,
+    res_ptr,
+    res_bit,
+    res_seats,
+    by_round,
+    out_school,
+    out_rank,
+    out_reserve,
+):
+    """Immediate acceptance (志愿优先) with units and reserves: round r, every unit still
+    unplaced applies to its r-th school; each school applies the choice rule to the round's
+    applicants with the seats and reserve seats still free; acceptances are final.
+    ``by_round`` lists every entry in (position, school, key) order."""
+    out_school[:] = -1
+    out_rank[:] = -1
+    out_reserve[:] = -1
+    entry_unit = _entry_units(choice_ptr)
+    school_free = seats.copy()
+    reserve_free = res_seats.copy()
+    n = by_round.shape[0]
+    cand = np.empty(max(1, n), dtype=np.int64)
+    chosen = np.empty(max(1, n), dtype=np.bool_)
+    chosen_res = np.empty(max(1, n), dtype=np.int64)
+    i = 0
+    while i < n:
+        e0 = by_round[i]
+        s = choice_school[e0]
+        r = e0 - choice_ptr[entry_unit[e0]]
+        m = 0
+        j = i
+        while j < n:
+            e = by_round[j]
+            if choice_school[e] != s or e - choice_ptr[entry_unit[e]] != r:
+                break
+            if out_school[entry_unit[e]] < 0 and school_free[s] > 0:
+                cand[m] = e
+                m += 1
+            j += 1
+        i = j
+        if m == 0:
+            continue
+        lo, hi = res_ptr[s], res_ptr[s + 1]
+        school_free[s] = _choose(
+            cand,
+            m,
+            choice_mask,
+            entry_unit,
+            unit_size,
+            school_free[s],
+            lo,
+            hi,
+            res_bit,
+            reserve_free[lo:hi],
+            chosen,
+            chosen_res,
+        )
+        for k in range(m):
+            if chosen[k]:
+                u = entry_unit[cand[k]]
+                out_school[u] = s
+                out_rank[u] = r
+                out_reserve[u] = chosen_res[k]
+    return OK

@@ -1,4 +1,13 @@
-"""Priority of every choice entry: (tier index, lottery number), lower first, as one key."""
+"""Priority of every choice entry, for applicants and for the units they apply as.
+
+An applicant's tier at a school is the first tier of that school's list (the policy's, or the
+first matching ``[[school_rules]]``'s) whose conditions all hold, else ``open``. A unit is an
+eligible applicant alone or a family applying together (twins, 多胞胎); its tier at a school is
+the best of its members' tiers, its ``order_by`` value the largest, its number the smallest of
+its members' numbers there (DESIGN.md, rules v2). Priority at a school, lower first, is one
+int64 key per entry: (tier, order_by value descending, number) packed, so that a v1 policy
+gives v1's keys exactly (tier x numbers + number rank).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seats.lottery.numbers import _digests, _rank_digests, lottery_message
-from seats.lottery.problem import Lottery
+from seats.lottery.numbers import _rank_digests, multiple_digests, single_digests
+from seats.lottery.policy import Conditions
+from seats.lottery.problem import Lottery, Units, first_entry_of_unit, units_of
 
 
 def _codes(values: list[str], vocabulary: dict[str, int]) -> np.ndarray:
@@ -20,46 +30,114 @@ def unknown_categories(lottery: Lottery) -> list[tuple[str, str]]:
     present = set(lottery.applicants.category)
     return [
         (tier.name, c)
-        for tier in lottery.policy.tiers
+        for tiers in lottery.policy.tier_lists
+        for tier in tiers
         for c in tier.category or ()
         if c not in present
     ]
 
 
-def entry_tiers(lottery: Lottery) -> np.ndarray:
-    """Tier index of every choice entry: the first tier whose conditions all hold at that school,
-    else len(tiers) (the implicit tier "open")."""
-    apps, schools = lottery.applicants, lottery.schools
-    entry_app = lottery.entry_applicant
-    entry_school = apps.choice_school.astype(np.int64)
-    zone_vocabulary: dict[str, int] = {}
-    school_zone = _codes(schools.zone_ids, zone_vocabulary)[entry_school]
-    applicant_zone = _codes(apps.zone_ids, zone_vocabulary)[entry_app]
-    category_vocabulary: dict[str, int] = {}
-    category = _codes(apps.category, category_vocabulary)[entry_app]
-    sibling = apps.sibling_school[entry_app]
+# --- conditions ----------------------------------------------------------------------------
 
-    tiers = np.full(len(entry_school), len(lottery.policy.tiers), dtype=np.int64)
-    for t in reversed(range(len(lottery.policy.tiers))):  # the first matching tier wins
-        tier = lottery.policy.tiers[t]
-        holds = np.ones(len(entry_school), dtype=bool)
-        if tier.sibling:
-            holds &= sibling == entry_school
-        if tier.same_zone:
-            holds &= applicant_zone == school_zone
-        if tier.category is not None:
-            wanted = [category_vocabulary[c] for c in tier.category if c in category_vocabulary]
-            holds &= np.isin(category, wanted)
-        tiers[holds] = t
+
+class _EntryFacts:
+    """Per choice entry, what tier and reserve conditions look at: codes that compare with
+    whole-array operations (no Python step per applicant)."""
+
+    def __init__(self, lottery: Lottery):
+        apps, schools = lottery.applicants, lottery.schools
+        self.lottery = lottery
+        self.app = lottery.entry_applicant
+        self.school = apps.choice_school.astype(np.int64)
+        zones: dict[str, int] = {}
+        self.school_zone = _codes(schools.zone_ids, zones)[self.school]
+        self.applicant_zone = _codes(apps.zone_ids, zones)[self.app]
+        self._vocabulary: dict[str, dict[str, int]] = {}
+        self._columns: dict[str, np.ndarray] = {}
+        self._catchment: np.ndarray | None = None
+
+    def column(self, name: str) -> tuple[np.ndarray, dict[str, int]]:
+        if name not in self._columns:
+            vocabulary: dict[str, int] = {}
+            if name == "category":
+                values = self.lottery.applicants.category
+            else:
+                values = self.lottery.applicants.table.text(name, required=False)
+            self._columns[name] = _codes(values, vocabulary)
+            self._vocabulary[name] = vocabulary
+        return self._columns[name][self.app], self._vocabulary[name]
+
+    def in_catchment(self) -> np.ndarray:
+        if self._catchment is None:
+            pairs = self.lottery.catchments or set()
+            communities: dict[str, int] = {}
+            community = _codes(self.lottery.applicants.community_ids, communities)[self.app]
+            empty = communities.get("", -1)
+            width = len(communities) + 1
+            wanted = np.array(
+                [s * width + communities[c] for s, c in pairs if c in communities], dtype=np.int64
+            )
+            self._catchment = np.isin(self.school * width + community, wanted) & (
+                community != empty
+            )
+        return self._catchment
+
+    def holds(self, conditions: Conditions, where: np.ndarray | None = None) -> np.ndarray:
+        """Whether each entry meets the conditions at its school."""
+        apps = self.lottery.applicants
+        holds = np.ones(len(self.school), dtype=bool) if where is None else where.copy()
+        if conditions.sibling:
+            holds &= apps.sibling_school[self.app] == self.school
+        if conditions.same_zone:
+            holds &= self.applicant_zone == self.school_zone
+        if conditions.staff:
+            holds &= apps.staff_school[self.app] == self.school
+        if conditions.in_catchment:
+            holds &= self.in_catchment()
+        listed = [("category", conditions.category)] if conditions.category is not None else []
+        for column, wanted in [*listed, *conditions.attributes]:
+            codes, vocabulary = self.column(column)
+            holds &= np.isin(codes, [vocabulary[v] for v in wanted if v in vocabulary])
+        return holds
+
+
+def entry_tiers(lottery: Lottery, facts: _EntryFacts | None = None) -> np.ndarray:
+    """Tier index of every choice entry in its school's tier list: the first tier whose
+    conditions all hold at that school, else len(list) (the implicit tier "open")."""
+    facts = facts or _EntryFacts(lottery)
+    lists = lottery.policy.tier_lists
+    school_list = (
+        lottery.tier_list[facts.school]
+        if lottery.tier_list is not None
+        else np.zeros(len(facts.school), dtype=np.int64)
+    )
+    tiers = np.zeros(len(facts.school), dtype=np.int64)
+    for k, tier_list in enumerate(lists):
+        at = school_list == k
+        if not at.any():
+            continue
+        tiers[at] = len(tier_list)
+        for t in reversed(range(len(tier_list))):  # the first matching tier wins
+            tiers[facts.holds(tier_list[t], at)] = t
     return tiers
+
+
+# --- priorities ----------------------------------------------------------------------------
 
 
 @dataclass
 class Priorities:
-    tier: np.ndarray  # per entry
-    key: np.ndarray  # per entry: tier * n_numbers + lottery rank (lower wins)
+    tier: np.ndarray  # per entry: the applicant's own tier index in the school's list
+    key: np.ndarray  # per entry: the unit's priority key at that school (lower wins)
     applicant_digest: bytes  # single-form digest per applicant (32 bytes each)
     entry_digest: bytes | None  # multiple tie-break: one digest per entry
+    units: Units | None = None
+    number_rank: np.ndarray | None = None  # per entry: rank of the applicant's own number
+    unit_tier: np.ndarray | None = None  # per entry: the unit's tier index at that school
+    unit_number_rank: np.ndarray | None = None  # per entry: the unit's (smallest) number rank
+    unit_order: np.ndarray | None = None  # per entry: the unit's order_by rank used, -1 none
+    reserve_mask: np.ndarray | None = None  # per entry: bit r = the unit meets reserve r there
+    number_of_rank: np.ndarray | None = None  # rank -> applicant (single) or entry (multiple)
 
     def entry_number(self, entry: int, applicant: int) -> str:
         if self.entry_digest is not None:
@@ -69,28 +147,90 @@ class Priorities:
     def applicant_number(self, applicant: int) -> str:
         return self.applicant_digest[32 * applicant : 32 * applicant + 32].hex()
 
+    def number_hex(self, rank: int) -> str:
+        """The number with this rank, in the tie-break form (a unit's number)."""
+        i = int(self.number_of_rank[rank])
+        digests = self.entry_digest if self.entry_digest is not None else self.applicant_digest
+        return digests[32 * i : 32 * i + 32].hex()
+
 
 def priorities(lottery: Lottery) -> Priorities:
-    apps, seed = lottery.applicants, lottery.seed
-    tier = entry_tiers(lottery)
-    applicant_digest = _digests(lottery_message(seed, a) for a in apps.ids)
-    if lottery.policy.tie_break == "single":
-        rank = (
-            _rank_digests(applicant_digest)[lottery.entry_applicant]
-            if len(apps)
-            else np.zeros(0, dtype=np.int64)
+    apps, seed, policy = lottery.applicants, lottery.seed, lottery.policy
+    facts = _EntryFacts(lottery)
+    tier = entry_tiers(lottery, facts)
+    applicant_digest = single_digests(seed, apps.ids)
+    if policy.tie_break == "single":
+        applicant_rank = (
+            _rank_digests(applicant_digest) if len(apps) else np.zeros(0, dtype=np.int64)
         )
+        number_rank = applicant_rank[facts.app]
         n_numbers = len(apps)
         entry_digest = None
     else:
-        school_ids = lottery.schools.ids
-        entry_digest = _digests(
-            lottery_message(seed, apps.ids[a], school_ids[s])
-            for a, s in zip(
-                lottery.entry_applicant.tolist(), apps.choice_school.tolist(), strict=True
-            )
+        entry_digest = multiple_digests(
+            seed, lottery.schools.ids, apps.choice_school, apps.ids, facts.app
         )
-        rank = _rank_digests(entry_digest) if entry_digest else np.zeros(0, dtype=np.int64)
-        n_numbers = len(rank)
-    key = tier * max(n_numbers, 1) + rank
-    return Priorities(tier, key, applicant_digest, entry_digest)
+        number_rank = _rank_digests(entry_digest) if entry_digest else np.zeros(0, dtype=np.int64)
+        n_numbers = len(number_rank)
+    number_of_rank = np.empty(n_numbers, dtype=np.int64)
+    number_of_rank[number_rank if entry_digest is not None else applicant_rank] = np.arange(
+        n_numbers
+    )
+    units = units_of(lottery)
+    lead = first_entry_of_unit(lottery, units)  # the unit's entry every member entry joins
+
+    # The unit's tier (best), number (smallest) and order_by value (largest) at each school.
+    unit_tier = tier.copy()
+    unit_number = number_rank.copy()
+    family = units.size[units.of[facts.app]] > 1
+    if family.any():
+        np.minimum.at(unit_tier, lead[family], tier[family])
+        np.minimum.at(unit_number, lead[family], number_rank[family])
+        unit_tier = unit_tier[lead]
+        unit_number = unit_number[lead]
+    unit_order = np.full(len(tier), -1, dtype=np.int64)
+    order_span = 1
+    if lottery.order_values:
+        school_list = lottery.tier_list[facts.school]
+        for k, tier_list in enumerate(policy.tier_lists):
+            for t, one in enumerate(tier_list):
+                if not one.order_by:
+                    continue
+                at = (school_list == k) & (unit_tier == t)
+                unit_order[at] = lottery.order_values[one.order_by][facts.app[at]]
+        if family.any():
+            np.maximum.at(unit_order, lead[family], unit_order[family])
+            unit_order = unit_order[lead]
+        order_span = int(max(v.max(initial=-1) for v in lottery.order_values.values())) + 2
+    # larger order values first: component order_span - 1 - (rank + 1), the empty value last
+    order_part = np.where(unit_order >= 0, order_span - 2 - unit_order, order_span - 1)
+    n = max(n_numbers, 1)
+    if int(tier.max(initial=0) + 1) * order_span * n < 2**62:
+        key = (unit_tier * order_span + order_part) * n + unit_number
+    else:  # too wide to pack: the rank of (tier, order, number) does as well
+        key = np.empty(len(tier), dtype=np.int64)
+        key[np.lexsort((unit_number, order_part, unit_tier))] = np.arange(len(tier))
+
+    reserve_mask = None
+    if lottery.reserve_seats is not None and lottery.reserve_seats.shape[1]:
+        member_mask = np.zeros(len(tier), dtype=np.int64)
+        for r, reserve in enumerate(policy.reserves):
+            at_school = lottery.reserve_seats[facts.school, r] > 0
+            member_mask |= facts.holds(reserve.conditions, at_school).astype(np.int64) << r
+        reserve_mask = member_mask.copy()
+        if family.any():  # a unit meets a reserve's conditions only if every member does
+            np.bitwise_and.at(reserve_mask, lead[family], member_mask[family])
+            reserve_mask = reserve_mask[lead]
+    return Priorities(
+        tier,
+        key,
+        applicant_digest,
+        entry_digest,
+        units,
+        number_rank,
+        unit_tier,
+        unit_number,
+        unit_order,
+        reserve_mask,
+        number_of_rank,
+    )

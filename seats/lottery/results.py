@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from seats.lottery.allocation import ASSIGNED, Allocation
+from seats.lottery.allocation import ASSIGNED, INELIGIBLE, Allocation
 from seats.lottery.problem import Lottery
 
 
 def waitlists(lottery: Lottery, allocation: Allocation) -> tuple[np.ndarray, np.ndarray]:
     """(school, applicant) pairs of every waitlist, ordered by school then priority.
 
-    A school's waitlist holds the applicants who ranked it above their placement by choice
-    (or ranked it and were not placed by choice)."""
+    A school's waitlist holds the eligible applicants who ranked it above their placement by
+    choice (or ranked it and were not placed by choice). Units stand by the unit's priority;
+    members of a unit together, by their own number there (DESIGN.md, rules v2)."""
+    prio = allocation.priorities
     entry_app = lottery.entry_applicant
     position = lottery.entry_position
     placed_rank = allocation.rank[entry_app]
-    waiting = (placed_rank < 0) | (position < placed_rank)
+    waiting = ((placed_rank < 0) | (position < placed_rank)) & (
+        allocation.status[entry_app] != INELIGIBLE
+    )
     school = lottery.applicants.choice_school[waiting].astype(np.int64)
-    key = allocation.priorities.key[waiting]
-    # Order by (school, key) as one integer: keys at a school are distinct and below key_span.
-    key_span = int(key.max()) + 1 if len(key) else 1
-    order = np.argsort(school * key_span + key)
+    key = prio.key[waiting]
+    own = prio.number_rank[waiting]
+    order = np.lexsort((own, key, school))
     return school[order], entry_app[waiting][order]
 
 
@@ -33,32 +36,54 @@ class SchoolResult:
     seats: int
     applicants: int
     first_choices: int
-    by_tier: list[int]
+    by_tier: list[int]  # applicants listing the school, by their own tier (policy.tier_names)
     placed: int
     assigned: int
     seats_left: int
     cutoff_tier: str
     cutoff_number: str
     waitlist: int
+    reserve_filled: list[int] = field(default_factory=list)  # placed under each reserve
+    excess: int = 0  # admitted beyond the seats: families enter whole (多胞胎随同录取)
+
+
+def tier_names_at(lottery: Lottery) -> list[list[str]]:
+    """Per tier list (policy's, then each school rule's): its names, ``open`` last."""
+    return [[t.name for t in tiers] + ["open"] for tiers in lottery.policy.tier_lists]
 
 
 def school_results(
     lottery: Lottery, allocation: Allocation, waitlist_school: np.ndarray
 ) -> list[SchoolResult]:
     schools, apps, prio = lottery.schools, lottery.applicants, allocation.priorities
-    n_schools, n_tiers = len(schools), len(lottery.policy.tiers) + 1
+    names = lottery.policy.tier_names
+    n_schools, n_tiers = len(schools), len(names)
     entry_school = apps.choice_school.astype(np.int64)
+    lists = tier_names_at(lottery)
+    school_list = (
+        lottery.tier_list if lottery.tier_list is not None else np.zeros(n_schools, np.int64)
+    )
+    # tier index in the school's own list -> index in policy.tier_names
+    to_global = np.full((len(lists), max(len(x) for x in lists)), -1, dtype=np.int64)
+    for k, listed in enumerate(lists):
+        to_global[k, : len(listed)] = [names.index(name) for name in listed]
+    global_tier = to_global[school_list[entry_school], prio.tier]
     by_tier = np.zeros((n_schools, n_tiers), dtype=np.int64)
-    np.add.at(by_tier, (entry_school, prio.tier), 1)
+    np.add.at(by_tier, (entry_school, global_tier), 1)
     first = apps.choice_ptr[:-1][np.diff(apps.choice_ptr) > 0]
     first_choices = np.bincount(entry_school[first], minlength=n_schools)
     by_choice = allocation.rank >= 0
     placed = np.bincount(allocation.school[by_choice], minlength=n_schools)
     assigned = np.bincount(allocation.school[allocation.status == ASSIGNED], minlength=n_schools)
     waitlist = np.bincount(waitlist_school, minlength=n_schools)
+    n_reserves = len(lottery.policy.reserves)
+    reserve_filled = np.zeros((n_schools, n_reserves), dtype=np.int64)
+    if n_reserves:
+        under = by_choice & (allocation.reserve >= 0)
+        np.add.at(reserve_filled, (allocation.school[under], allocation.reserve[under]), 1)
 
-    # The cutoff is the admitted-by-choice entry with the largest key at each school (keys at
-    # a school are distinct, so exactly one entry per school with admissions matches).
+    # The cutoff is the admitted-by-choice entry with the largest key at each school (one
+    # unit: keys at a school are distinct between units, shared by a family's members).
     placed_apps = np.flatnonzero(by_choice)
     placed_entries = apps.choice_ptr[placed_apps] + allocation.rank[placed_apps]
     placed_school = entry_school[placed_entries]
@@ -67,13 +92,11 @@ def school_results(
     np.maximum.at(largest_key, placed_school, placed_key)
     last = placed_key == largest_key[placed_school]
     cutoff_entry = np.full(n_schools, -1, dtype=np.int64)
-    cutoff_app = np.full(n_schools, -1, dtype=np.int64)
     cutoff_entry[placed_school[last]] = placed_entries[last]
-    cutoff_app[placed_school[last]] = placed_apps[last]
-    names = lottery.policy.tier_names
     results = []
     for s in range(n_schools):
-        e, a = int(cutoff_entry[s]), int(cutoff_app[s])
+        e = int(cutoff_entry[s])
+        admitted = int(placed[s] + assigned[s])
         results.append(
             SchoolResult(
                 school_id=schools.ids[s],
@@ -83,10 +106,12 @@ def school_results(
                 by_tier=by_tier[s].tolist(),
                 placed=int(placed[s]),
                 assigned=int(assigned[s]),
-                seats_left=int(schools.seats[s] - placed[s] - assigned[s]),
-                cutoff_tier=names[prio.tier[e]] if e >= 0 else "",
-                cutoff_number=prio.entry_number(e, a) if e >= 0 else "",
+                seats_left=max(0, int(schools.seats[s]) - admitted),
+                cutoff_tier=lists[school_list[s]][prio.unit_tier[e]] if e >= 0 else "",
+                cutoff_number=prio.number_hex(int(prio.unit_number_rank[e])) if e >= 0 else "",
                 waitlist=int(waitlist[s]),
+                reserve_filled=reserve_filled[s].tolist(),
+                excess=max(0, admitted - int(schools.seats[s])),
             )
         )
     return results

@@ -18,18 +18,30 @@ from pathlib import Path
 import numpy as np
 
 from seats.io.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
+from seats.io.errors import InputError, Problem
 from seats.io.output import check_output_folder, copy_input, sha256_file, staged_output, write_csv
-from seats.lottery.allocation import ASSIGNED, PLACED, Allocation, allocate
+from seats.lottery.allocation import ASSIGNED, INELIGIBLE, PLACED, Allocation, allocate
 from seats.lottery.commitment import check_against_commitment, load_commitment
 from seats.lottery.fallback import fallback_nearest
 from seats.lottery.numbers import lottery_message
 from seats.lottery.priorities import unknown_categories
-from seats.lottery.problem import Lottery, load_lottery
-from seats.lottery.results import SchoolResult, school_results, waitlists
+from seats.lottery.problem import Lottery, input_paths, load_lottery
+from seats.lottery.results import SchoolResult, school_results, tier_names_at, waitlists
 from seats.lottery.seed import canonical_seed
 
 INPUTS = "inputs"
 ASSIGNMENTS, WAITLISTS, SCHOOL_RESULTS = "assignments.csv", "waitlists.csv", "schools.csv"
+ASSIGNMENT_COLUMNS = [
+    "applicant_id",
+    "status",
+    "school_id",
+    "choice_rank",
+    "tier",
+    "lottery_number",
+    "reserve",
+    "distance_km",
+    "reason",
+]
 OUTPUT_FILES = (ASSIGNMENTS, WAITLISTS, SCHOOL_RESULTS)
 COMMITMENT_FILE = "commitment.json"
 LOTTERY_TOOL = "seats lottery run"
@@ -42,6 +54,7 @@ class RunOptions:
     seed: str = ""
     seed_parts: list[str] | None = None  # public parts joined into the seed (seats.lottery.seed)
     level: str | None = None
+    sector: str | None = None  # e.g. public: the public kindergartens' lottery
     fallback: str | None = None  # None or "nearest"
     encoding: str | None = None
 
@@ -56,6 +69,8 @@ class RunSummary:
     oversubscribed: list[tuple[str, int, int, int]]  # school_id, seats, applicants, waitlist
     audit_records: int = 0
     messages: list[str] = field(default_factory=list)
+    ineligible: int = 0
+    fallback_km: list[float] = field(default_factory=list)  # 统筹 distances, per child
 
     def render(self) -> str:
         placed = sum(self.by_choice_rank.values())
@@ -66,7 +81,17 @@ class RunSummary:
         for rank, count in sorted(self.by_choice_rank.items()):
             lines.append(f"    choice {rank}: {count:,} ({count / max(self.applicants, 1):.1%})")
         if self.assigned:
-            lines.append(f"  assigned to the nearest school with seats: {self.assigned:,}")
+            lines.append(f"  assigned to the nearest school with seats (统筹): {self.assigned:,}")
+            if self.fallback_km:
+                km = np.array(self.fallback_km)
+                lines.append(
+                    f"    distance: median {np.median(km):.2f} km, "
+                    f"90th percentile {np.percentile(km, 90):.2f} km, farthest {km.max():.2f} km"
+                )
+        if self.ineligible:
+            lines.append(
+                f"  ineligible (birth date outside the policy's window): {self.ineligible:,}"
+            )
         lines.append(f"  unplaced: {self.unplaced:,}")
         lines.append(f"  oversubscribed schools: {len(self.oversubscribed)}")
         for school_id, seats_, applicants, waiting in self.oversubscribed[:10]:
@@ -89,7 +114,7 @@ def write_results(out: Path, result: Draw) -> dict[str, int]:
     counts = {
         ASSIGNMENTS: _write_columns(
             out / ASSIGNMENTS,
-            ["applicant_id", "status", "school_id", "choice_rank", "tier", "lottery_number"],
+            ASSIGNMENT_COLUMNS,
             [apps.ids, *_assignment_columns(result)],
         )
     }
@@ -120,6 +145,8 @@ def write_results(out: Path, result: Draw) -> dict[str, int]:
             "cutoff_tier",
             "cutoff_lottery_number",
             "waitlist",
+            *[f"reserve_{r.name}" for r in lottery.policy.reserves],
+            "excess",
         ],
         (
             [
@@ -134,6 +161,8 @@ def write_results(out: Path, result: Draw) -> dict[str, int]:
                 r.cutoff_tier,
                 r.cutoff_number,
                 r.waitlist,
+                *r.reserve_filled,
+                r.excess,
             ]
             for r in result.results
         ),
@@ -179,24 +208,35 @@ def _csv_special() -> re.Pattern:
 
 
 def _assignment_columns(result: Draw) -> list[list[str]]:
-    """Columns status, school_id, choice_rank, tier, lottery_number of assignments.csv.
+    """Columns status .. reason of assignments.csv (ASSIGNMENT_COLUMNS after applicant_id).
 
-    Placed: the school, 1-based choice rank, tier and lottery number at that school.
-    Assigned by the fallback: the school and the applicant's own lottery number.
-    Unplaced: all empty. Built column-wise: no Python step per applicant and cell.
+    Placed: the school, 1-based rank in the expanded choice list, the unit's tier and reserve
+    there, and the applicant's own lottery number at that school (tie-break form). Everyone
+    else eligible: the single-form number (统筹-assigned ones also their school and distance).
+    Ineligible: the reason, nothing else. Built column-wise: no Python step per cell.
     """
     lottery, allocation = result.lottery, result.allocation
     apps, prio = lottery.applicants, allocation.priorities
     n = len(apps)
     placed = allocation.status == PLACED
-    own_number = allocation.status == ASSIGNED
+    ineligible = allocation.status == INELIGIBLE
+    own_number = ~placed & ~ineligible
     entry = (apps.choice_ptr[:-1] + allocation.rank)[placed]
 
     school = np.array([*lottery.schools.ids, ""], dtype=object)[allocation.school]  # -1 -> ""
     rank = np.full(n, "", dtype=object)
     rank[placed] = (allocation.rank[placed] + 1).astype(str)
     tier = np.full(n, "", dtype=object)
-    tier[placed] = np.array(lottery.policy.tier_names, dtype=object)[prio.tier[entry]]
+    lists = tier_names_at(lottery)
+    if len(lists) == 1:
+        names = np.array(lists[0], dtype=object)
+        tier[placed] = names[prio.unit_tier[entry]]
+    else:
+        school_list = lottery.tier_list[apps.choice_school[entry]]
+        tier[placed] = [
+            lists[k][t]
+            for k, t in zip(school_list.tolist(), prio.unit_tier[entry].tolist(), strict=True)
+        ]
     number = np.full(n, "", dtype=object)
     if prio.entry_digest is None:
         own_number |= placed  # single tie-break: the number at every school is the applicant's
@@ -207,7 +247,17 @@ def _assignment_columns(result: Draw) -> list[list[str]]:
     number[own_number] = [
         applicant_hex[64 * a : 64 * a + 64] for a in np.flatnonzero(own_number).tolist()
     ]
-    return [column.tolist() for column in (allocation.status, school, rank, tier, number)]
+    reserve = np.full(n, "", dtype=object)
+    if lottery.policy.reserves:
+        under = placed & (allocation.reserve >= 0)
+        reserve_names = np.array([r.name for r in lottery.policy.reserves], dtype=object)
+        reserve[under] = reserve_names[allocation.reserve[under]]
+    distance = np.full(n, "", dtype=object)
+    assigned = allocation.status == ASSIGNED
+    distance[assigned] = [f"{d:.3f}" for d in allocation.distance[assigned].tolist()]
+    reason = np.array(lottery.reason if lottery.reason is not None else [""] * n, dtype=object)
+    columns = (allocation.status, school, rank, tier, number, reserve, distance, reason)
+    return [column.tolist() for column in columns]
 
 
 @dataclass
@@ -243,39 +293,39 @@ def run_lottery(
     *,
     policy_path: Path | None = None,
     zones_path: Path | None = None,
+    catchments_path: Path | None = None,
+    communities_path: Path | None = None,
     commitment_path: Path | None = None,
     force: bool = False,
     command: list[str] | None = None,
 ) -> RunSummary:
     """Validate, draw and write a lottery run folder (all or nothing)."""
-    if options.fallback == "nearest" and zones_path is None:
-        raise ValueError("--fallback nearest needs --zones")
-    paths = {
-        "schools": schools_path,
-        "applicants": applicants_path,
-        "policy": policy_path,
-        "zones": zones_path,
-    }
+    paths = input_paths(
+        schools_path, applicants_path, policy_path, zones_path, catchments_path, communities_path
+    )
+    if options.fallback == "nearest" and "zones" not in paths and "communities" not in paths:
+        raise InputError(
+            Problem(
+                "--fallback",
+                None,
+                None,
+                "the 统筹 stage needs where children live: give --zones (zone centres) or "
+                "--communities (community points)",
+            )
+        )
     commitment = None
     if commitment_path is not None:
         commitment = load_commitment(commitment_path)
         committed = {
             "level": options.level,
+            "sector": options.sector,
             "fallback": options.fallback,
             "encoding": options.encoding,
         }
         check_against_commitment(commitment, paths, committed, str(commitment_path))
     protect = [Path(p) for p in (*paths.values(), commitment_path) if p is not None]
     check_output_folder(Path(out_dir), force, protect)
-    lottery = load_lottery(
-        schools_path,
-        applicants_path,
-        seed_of(options),
-        policy_path,
-        zones_path=zones_path,
-        level=options.level,
-        encoding=options.encoding,
-    )
+    lottery = load_from(paths, seed_of(options), options)
     result = draw(lottery, options.fallback)
 
     with staged_output(out_dir, force, protect) as out:
@@ -297,6 +347,7 @@ def run_lottery(
                 "policy": lottery.policy.to_dict(),
                 "options": {
                     "level": options.level,
+                    **({"sector": options.sector} if options.sector else {}),
                     "fallback": options.fallback,
                     "encoding": options.encoding,
                 },
@@ -307,6 +358,8 @@ def run_lottery(
             "applicants": len(lottery.applicants),
             "policy": None,
             "zones": len(lottery.zones.ids) if lottery.zones else None,
+            "catchments": len(lottery.catchments) if lottery.catchments is not None else None,
+            "communities": len(lottery.communities.ids) if lottery.communities else None,
         }
         for role, relative in copies.items():
             log.append(
@@ -370,25 +423,40 @@ def run_lottery(
                 "applicants": len(lottery.applicants),
                 "placed": int((allocation.status == PLACED).sum()),
                 "assigned": result.assigned,
-                "unplaced": int((allocation.school < 0).sum()),
+                "unplaced": int((allocation.status == "unplaced").sum()),
+                **(
+                    {"ineligible": ineligible}
+                    if (ineligible := int((allocation.status == INELIGIBLE).sum()))
+                    else {}
+                ),
             },
         )
 
     return _summarise(out_dir, result, len(log.records))
 
 
+def load_from(paths: dict[str, Path], seed: str, options: RunOptions | dict) -> Lottery:
+    """load_lottery on the files of a draw by role (see problem.input_paths)."""
+    get = options.get if isinstance(options, dict) else lambda key: getattr(options, key)
+    return load_lottery(
+        paths["schools"],
+        paths["applicants"],
+        seed,
+        paths.get("policy"),
+        zones_path=paths.get("zones"),
+        catchments_path=paths.get("catchments"),
+        communities_path=paths.get("communities"),
+        level=get("level"),
+        sector=get("sector"),
+        encoding=get("encoding"),
+        fallback=get("fallback"),
+    )
+
+
 def replay_lottery(recorded: RecordedRun, inputs: dict[str, Path], out: Path) -> None:
     """Re-run a recorded draw from its inputs into `out` (for `seats audit verify`)."""
     options = recorded.options
-    lottery = load_lottery(
-        inputs["schools"],
-        inputs["applicants"],
-        recorded.seed,
-        inputs.get("policy"),
-        zones_path=inputs.get("zones"),
-        level=options["level"],
-        encoding=options["encoding"],
-    )
+    lottery = load_from(inputs, recorded.seed, options)
     if lottery.policy.to_dict() != recorded.run["policy"]:
         raise ValueError("the policy file does not give the policy recorded in the audit log")
     write_results(out, draw(lottery, options["fallback"]))
@@ -405,7 +473,7 @@ def _summarise(out_dir: Path, result: Draw, audit_records: int) -> RunSummary:
         ),
         key=lambda t: (-(t[2] / max(t[1], 1)), t[0]),
     )
-    unplaced = int((allocation.school < 0).sum())
+    unplaced = int((allocation.status == "unplaced").sum())
     summary = RunSummary(
         out_dir,
         len(lottery.applicants),
@@ -414,6 +482,8 @@ def _summarise(out_dir: Path, result: Draw, audit_records: int) -> RunSummary:
         unplaced,
         oversubscribed,
         audit_records,
+        ineligible=int((allocation.status == INELIGIBLE).sum()),
+        fallback_km=allocation.distance[allocation.status == ASSIGNED].tolist(),
     )
     if result.fallback == "nearest" and unplaced:
         summary.messages.append(

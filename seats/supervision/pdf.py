@@ -1,26 +1,23 @@
-"""PDF building blocks shared by the report and the public list: CJK fonts, A4 pages, text
-flow, tables, fixed metadata (so that the same run gives the same bytes)."""
+"""PDF building blocks shared by the report and the public list: the CJK font, page sizes,
+the text flow (lines laid out down A4 pages) and table columns, and chart pages (matplotlib
+drawers); :mod:`seats.supervision.pdf_document` writes them with reportlab."""
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import logging
 import os
+import re
 import textwrap
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
 from matplotlib import font_manager
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-
-import seats
 
 # --- fonts ----------------------------------------------------------------------------------
 
@@ -59,6 +56,13 @@ CJK_SAMPLE = "杏花岭区"
 INSTALL_HINT = (
     "install a TrueType CJK font to print Chinese names, e.g. `apt-get install "
     "fonts-wqy-microhei` (not fonts-noto-cjk: matplotlib cannot embed its CFF outlines in PDF)"
+)
+# Said on the first page of a PDF made without a CJK font (in English: Chinese would not print).
+NO_FONT_NOTE = (
+    "Note: the computer that made this PDF has no CJK font, so the Chinese text, school names "
+    "and tier labels are left out and schools are shown by their ids. To print them, "
+    + INSTALL_HINT
+    + ", then run the command again."
 )
 
 
@@ -136,7 +140,7 @@ def fonts_for(texts: Iterable[str]) -> Fonts:
     return Fonts(find_cjk_font(), core=True)
 
 
-# --- reading a run folder -------------------------------------------------------------------
+# --- pages ------------------------------------------------------------------------------
 
 
 A4 = (8.27, 11.69)  # inches
@@ -155,42 +159,6 @@ def put(fig: Figure, x: float, y: float, text: str, **style) -> None:
     """Text at (x, y) in points from the bottom left; '$' is literal (no mathtext)."""
     width, height = fig.get_size_inches() * 72
     fig.text(x / width, y / height, text, parse_math=False, **style)
-
-
-def render_pdf(
-    path: Path,
-    pages: list[Page],
-    *,
-    title: str,
-    created: dt.datetime | None,
-    footer: str,
-    fonts: Fonts,
-) -> int:
-    """Write pages to a PDF with "page k of n" footers; returns the page count.
-
-    CreationDate comes from the run (or is left out), so the same run gives the same bytes."""
-    metadata = {"Title": title, "Creator": f"seats {seats.__version__}", "CreationDate": created}
-    with (
-        matplotlib.rc_context({"axes.unicode_minus": False, **fonts.rc}),
-        quiet_font_warnings(),
-        PdfPages(path, metadata=metadata) as pdf,
-    ):
-        for number, page in enumerate(pages, start=1):
-            fig = Figure(figsize=page.size)
-            page.draw(fig)
-            width = page.size[0] * 72
-            put(fig, MARGIN, 20, footer, fontsize=6.5, color="0.35", family=fonts.sans)
-            put(
-                fig,
-                width - MARGIN,
-                20,
-                f"page {number} of {len(pages)}",
-                fontsize=7,
-                ha="right",
-                family=fonts.sans,
-            )
-            pdf.savefig(fig)
-    return len(pages)
 
 
 @contextlib.contextmanager
@@ -231,6 +199,37 @@ STYLES = {
 }
 
 
+def _columns(char: str) -> int:
+    """Display columns of a character: CJK (East Asian wide) ones take two."""
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def _wrap(text: str, width: int, hang: str) -> list[str]:
+    """textwrap.wrap by display columns, so that Chinese lines (two columns a character, no
+    spaces between words) stay inside the page too."""
+    if all(_columns(c) == 1 for c in text):
+        return textwrap.wrap(text, width, subsequent_indent=hang, break_on_hyphens=False)
+    lines, line, used = [], "", 0
+    for word in re.findall(r"\S+\s*|\s+", text):
+        size = sum(map(_columns, word))
+        if used + size > width and line.strip():
+            lines.append(line.rstrip())
+            line, used = hang, len(hang)
+        if size > width - used:  # a run of Chinese longer than a line: break anywhere
+            for char in word:
+                if used + _columns(char) > width and line.strip():
+                    lines.append(line.rstrip())
+                    line, used = hang, len(hang)
+                line += char
+                used += _columns(char)
+        else:
+            line += word
+            used += size
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
+
+
 class TextFlow:
     """Lays out lines of text from the top of A4 pages down, starting a new page when full."""
 
@@ -247,9 +246,7 @@ class TextFlow:
         size, _family, _weight, space, width = STYLES[kind]
         # Wrapped command lines are indented so that a reader sees they continue.
         hang = "    " if kind == "mono" else ""
-        lines = textwrap.wrap(
-            text, width - indent, subsequent_indent=hang, break_on_hyphens=False
-        ) or [""]
+        lines = _wrap(text, width - indent, hang) or [""]
         for i, line in enumerate(lines):
             step = size * 1.35 + (space if i == 0 else 0)
             if not self.pages or self.y - step < MARGIN + 20:
@@ -257,99 +254,12 @@ class TextFlow:
             self.y -= step
             self.pages[-1].append((self.y, kind, " " * indent + line))
 
-    def page_list(self) -> list[Page]:
-        def drawer(items):
-            def draw(fig: Figure) -> None:
-                for y, kind, line in items:
-                    size, family, weight, _space, _width = STYLES[kind]
-                    fonts = self.fonts.mono if family == "mono" else self.fonts.sans
-                    put(fig, MARGIN, y, line, fontsize=size, family=fonts, weight=weight)
-
-            return draw
-
-        return [Page(drawer(items)) for items in self.pages]
-
 
 @dataclass
 class Column:
     header: str
     width: float  # points
     align: str = "left"  # or "right"
-
-
-COURIER_ADVANCE = 0.6  # every WinAnsi glyph of Courier is 600/1000 em wide
-
-
-def table_pages(
-    columns: list[Column],
-    rows: list[list[str]],
-    *,
-    heading: Callable[[int, int], list[str]],
-    rows_per_page: int,
-    fonts: Fonts,
-    size: tuple[float, float] = A4,
-    fontsize: float = 7,
-    notes: Iterable[str] = (),
-) -> list[Page]:
-    """Pages of a monospaced table: `heading(k, n)` lines on top of each, then header and rows.
-
-    With the core Courier font every glyph has the same width, so a row is one padded line of
-    text (fast enough for lists of thousands of pupils). Otherwise every cell is placed alone on
-    its row's baseline, so rows stay level even where CJK glyphs (wider and taller) appear."""
-    chunks = [rows[i : i + rows_per_page] for i in range(0, len(rows), rows_per_page)] or [[]]
-    line = fontsize * 1.45
-    page_width, page_height = size[0] * 72, size[1] * 72
-    family = fonts.mono
-    advance = COURIER_ADVANCE * fontsize
-    widths = [max(1, round(column.width / advance)) for column in columns]
-    gap = 8.0
-
-    def padded(cells: list[str]) -> str:
-        return "  ".join(
-            cell.rjust(width) if column.align == "right" else cell.ljust(width)
-            for column, width, cell in zip(columns, widths, cells, strict=True)
-        ).rstrip()
-
-    def drawer(k: int, chunk: list[list[str]]) -> Drawer:
-        def draw(fig: Figure) -> None:
-            y = page_height - MARGIN
-            for i, text in enumerate(heading(k, len(chunks))):
-                y -= 13 if i == 0 else 10
-                style = {"fontsize": 11, "weight": "bold"} if i == 0 else {"fontsize": 7}
-                put(fig, MARGIN, y, text, family=family, **style)
-            y -= 18
-            style = {"fontsize": fontsize, "family": family}
-            if fonts.core:
-                put(fig, MARGIN, y, padded([c.header for c in columns]), weight="bold", **style)
-                for r, row in enumerate(chunk, start=1):
-                    put(fig, MARGIN, y - line * (r + 0.3), padded([str(v) for v in row]), **style)
-                right = MARGIN + (sum(widths) + 2 * (len(widths) - 1)) * advance
-            else:
-                x = MARGIN
-                for c, column in enumerate(columns):
-                    at = x + column.width if column.align == "right" else x
-                    put(fig, at, y, column.header, weight="bold", ha=column.align, **style)
-                    for r, row in enumerate(chunk, start=1):
-                        put(fig, at, y - line * (r + 0.3), str(row[c]), ha=column.align, **style)
-                    x += column.width + gap
-                right = x - gap
-            rule = y - line * 0.45
-            fig.add_artist(
-                Line2D(
-                    [MARGIN / page_width, right / page_width],
-                    [rule / page_height] * 2,
-                    linewidth=0.5,
-                    color="0.3",
-                )
-            )
-            bottom = y - line * (len(chunk) + 1.5)
-            for note in notes:
-                put(fig, MARGIN, bottom, note, fontsize=6.5, family=family)
-                bottom -= 9
-
-        return draw
-
-    return [Page(drawer(k, chunk), size) for k, chunk in enumerate(chunks, start=1)]
 
 
 # --- the supervisor's report ----------------------------------------------------------------

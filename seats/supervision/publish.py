@@ -1,18 +1,26 @@
-"""The public results list (公示名单) of a lottery run: `public_list.csv` and a printable PDF.
+"""The public results list (公示名单) of a lottery run: CSV, printable PDF and a web page.
 
-Only what a parent needs to find and check their own result is published: the masked applicant id,
-the lottery number, the result and the waitlist positions. No other column of the applicants file
-(zone, category, gender, birth date, sibling, ...) ever leaves the run folder.
+What is published, and why (threat model in README.md, "Privacy of the public list"):
 
-Rows are in lottery-number order, which hides the order of registration and lets a parent who
-recomputed their number with ``sha256sum`` find their row like a word in a dictionary. Under single
-tie-break every applicant has one number, ``SHA-256(seed + "\\n" + applicant_id)``, shown also for
-the unplaced. Under multiple tie-break the number shown is the one at the school of placement (as
-in assignments.csv); applicants without one come last, ordered by their single-form number.
+- no applicant id, masked or not, no lottery number and no tier of any child: the seed is public
+  after the draw, so a number beside a guessable id would tell who that child is (enumerating the
+  ids takes well under a second, benchmarks/RESULTS.md), and the order of a waitlist with numbers
+  would tell each child's tier (e.g. migrant status);
+- one row per applicant keyed by its 公示号 (:mod:`seats.supervision.codes`), which only the
+  family can link to the child, with the result, the school (name and id), the choice rank, the
+  waitlist positions, and a check value that confirms the child's own lottery number to whoever
+  holds the child's 查询码;
+- per school the cutoff (录取分界): the tier of the last child admitted by choice and only the
+  first digits of the lottery numbers at the boundary, so few that at least
+  :data:`CUTOFF_ANONYMITY` applicants share them (never a child's number).
+
+Rows are in 公示号 order, which is unrelated to registration order.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,24 +28,50 @@ from pathlib import Path
 from seats.io.errors import InputError, Problem
 from seats.io.output import sha256_file, staged_output, write_csv
 from seats.io.tables import read_table
-from seats.lottery import lottery_number
-from seats.supervision.pdf import INSTALL_HINT, Column, fonts_for, render_pdf, table_pages
-from seats.supervision.report import number_command
-from seats.supervision.run_record import RunRecord, read_rows, read_run
+from seats.lottery.commitment import read_secret
+from seats.supervision.codes import applicant_code, id_check, row_check, row_key
+from seats.supervision.labels import (
+    STATUS_EN,
+    public_cutoff,
+    reserve_labels,
+    school_text,
+    status_text,
+    tier_labels,
+)
+from seats.supervision.pdf import (
+    INSTALL_HINT,
+    NO_FONT_NOTE,
+    Column,
+    Fonts,
+    TextFlow,
+    fonts_for,
+)
+from seats.supervision.pdf_document import TableSpec, render_document
+from seats.supervision.run_record import RunRecord, read_rows, read_run, school_names
+from seats.supervision.webpage import PUBLIC_PAGE, render_page
 
-PUBLIC_CSV, PUBLIC_PDF = "public_list.csv", "public_list.pdf"
-PUBLIC_COLUMNS = ["masked_id", "lottery_number", "status", "school_id", "choice_rank", "waitlist"]
-ROWS_PER_PAGE = 45
-
-
-def mask_id(applicant_id: str) -> str:
-    """Keep the first and last character, one '*' for each character between (张小明 -> 张*明,
-    PA21-00017 -> P********7). Ids of two characters keep only the first (AB -> A*) and an id of one
-    character becomes '*': keeping "first and last" there would publish the whole id."""
-    n = len(applicant_id)
-    if n <= 2:
-        return applicant_id[: n - 1] + "*" if n else ""
-    return applicant_id[0] + "*" * (n - 2) + applicant_id[-1]
+PUBLIC_CSV, PUBLIC_PDF, CUTOFFS_CSV = "public_list.csv", "public_list.pdf", "public_cutoffs.csv"
+PUBLIC_COLUMNS = [
+    "公示号 row_key",
+    "结果 result",
+    "学校编号 school_id",
+    "学校 school",
+    "志愿 choice",
+    "候补位次 waitlist",
+    "说明 note",
+    "校验值 check",
+]
+CUTOFF_COLUMNS = [
+    "学校编号 school_id",
+    "学校 school",
+    "学位 seats",
+    "报名 applicants",
+    "志愿录取 admitted",
+    "统筹 assigned",
+    "候补 waitlist",
+    "录取分界 cutoff",
+]
+ROWS_PER_PAGE = 50
 
 
 @dataclass
@@ -45,140 +79,324 @@ class PublishSummary:
     out_dir: Path
     rows: int
     pages: int
-    csv_sha256: str
-    pdf_sha256: str
+    digests: dict[str, str]
     warnings: list[str] = field(default_factory=list)
 
     def render(self) -> str:
         lines = [
-            f"public list of {self.rows:,} applicants -> {self.out_dir}",
-            f"  {PUBLIC_CSV}  sha256 {self.csv_sha256}",
-            f"  {PUBLIC_PDF}  sha256 {self.pdf_sha256} ({self.pages} pages)",
+            f"公示名单 {self.rows:,} 行 -> {self.out_dir}",
+            f"public list of {self.rows:,} applicants (no ids, no lottery numbers)",
         ]
-        lines += [f"warning: {w}" for w in self.warnings]
+        for name, digest in self.digests.items():
+            extra = f" （{self.pages} 页 pages）" if name == PUBLIC_PDF else ""
+            lines.append(f"  {name}  sha256 {digest}{extra}")
+        lines.append(f"  家长用查询码在 {PUBLIC_PAGE} 中核对本人结果与派位号")
+        lines += [f"注意 warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
-def _choice_order(run: RunRecord) -> dict[str, list[str]] | None:
+@dataclass
+class PublicRow:
+    key: str
+    status: str
+    school_id: str
+    choice_rank: str
+    waitlist: list[tuple[str, str]]  # (school_id, position) in choice order
+    number_school: str  # the school of the number's multiple form; "" for the single form
+    check: str
+    id_check: str
+    reserve: str = ""
+    reason: str = ""
+
+
+def _choice_order(run: RunRecord) -> dict[str, list[str]]:
     """applicant_id -> ranked school ids, from the run's copy of the applicants file."""
     path = run.input_path("applicants")
     if path is None:
-        return None
+        raise InputError(
+            Problem(str(run.run_dir), None, None, "the applicants file is not in the run folder")
+        )
     encoding = run.run.get("options", {}).get("encoding")
     table = read_table(path, encoding=encoding, name=path.name)
     return {
-        applicant: [c.strip() for c in choices.split(";") if c.strip()]
+        applicant: [c.strip() for part in choices.split(";") for c in part.split("|") if c.strip()]
         for applicant, choices in zip(
             table.text("applicant_id"), table.text("choices", required=False), strict=True
         )
     }
 
 
-def public_rows(run: RunRecord) -> tuple[list[list[str]], list[str]]:
-    """The rows of the public list in lottery-number order, and warnings."""
-    warnings: list[str] = []
+def public_rows(run: RunRecord, secret: bytes) -> list[PublicRow]:
+    """One row per applicant, in 公示号 order."""
     positions: dict[str, dict[str, str]] = defaultdict(dict)
     for row in read_rows(run.run_dir / "waitlists.csv"):
         positions[row["applicant_id"]][row["school_id"]] = row["position"]
     choices = _choice_order(run)
-    if choices is None:
-        warnings.append("the applicants file is not in the run folder: waitlists in school order")
-
-    seed, single = run.seed, run.tie_break == "single"
-    keyed = []
+    multiple = run.tie_break == "multiple"
+    rows = []
     for row in read_rows(run.run_dir / "assignments.csv"):
         applicant = row["applicant_id"]
-        own_number = lottery_number(seed, applicant)
-        # Under single tie-break everyone has one number, also the unplaced; under multiple the
-        # number shown is the one at the school of placement, as in assignments.csv.
-        shown = own_number if single else row["lottery_number"]
+        code = applicant_code(secret, applicant)
+        number = row.get("lottery_number", "")
+        if not number and row["status"] != "ineligible":
+            # v1 runs leave the unplaced children's number empty: it is the single form.
+            number = hashlib.sha256(f"{run.seed}\n{applicant}".encode()).hexdigest()
         waiting = positions.get(applicant, {})
-        ranked = (choices or {}).get(applicant, [])
+        ranked = choices.get(applicant, [])
         order = [s for s in ranked if s in waiting] + sorted(s for s in waiting if s not in ranked)
-        waitlist = ";".join(f"{s}:{waiting[s]}" for s in order)
-        keyed.append(
-            (
-                (0, shown) if shown else (1, own_number),
-                [
-                    mask_id(applicant),
-                    shown,
-                    row["status"],
-                    row["school_id"],
-                    row["choice_rank"],
-                    waitlist,
-                ],
+        rows.append(
+            PublicRow(
+                key=row_key(code),
+                status=row["status"],
+                school_id=row["school_id"],
+                choice_rank=row["choice_rank"],
+                waitlist=[(s, waiting[s]) for s in order],
+                number_school=row["school_id"] if multiple and row["status"] == "placed" else "",
+                check=row_check(code, number) if number else "",
+                id_check=id_check(code, applicant),
+                reserve=row.get("reserve", ""),
+                reason=row.get("reason", ""),
             )
         )
-    keyed.sort(key=lambda pair: pair[0])
-    return [row for _key, row in keyed], warnings
+    rows.sort(key=lambda r: (r.key, r.check))
+    return rows
 
 
-def publish_results(run_dir: Path, out_dir: Path, *, force: bool = False) -> PublishSummary:
-    """Write `public_list.csv` and `public_list.pdf` of a run folder into `out_dir` (all or
-    nothing; a non-empty `out_dir` is replaced only with `force`)."""
+def public_cutoff_rows(run: RunRecord, names: dict[str, str]) -> list[dict]:
+    policy = run.run.get("policy", {})
+    labels = tier_labels(policy)
+    applicants = sum(1 for _ in read_rows(run.run_dir / "assignments.csv"))
+    out = []
+    for r in read_rows(run.run_dir / "schools.csv"):
+        full = int(r.get("seats_left") or 0) <= 0 and int(r.get("waitlist") or 0) > 0
+        tier = r.get("cutoff_tier", "")
+        zh, en = public_cutoff(
+            labels.get(tier, tier), r.get("cutoff_lottery_number", "") if full else "", applicants
+        )
+        out.append(
+            {
+                "school_id": r["school_id"],
+                "name": names.get(r["school_id"], ""),
+                "seats": r["seats"],
+                "applicants": r["applicants"],
+                "placed": r["placed"],
+                "assigned": r.get("assigned", "0"),
+                "waitlist": r.get("waitlist", "0"),
+                "cutoff_zh": zh,
+                "cutoff_en": en,
+            }
+        )
+    return out
+
+
+def reason_text(reason: str) -> str:
+    """The ineligibility reason in Chinese, the bound beside it: 出生晚于 2015-08-31."""
+    if reason.startswith("born after "):
+        return f"出生晚于 {reason.split()[-1]}（未满龄） {reason}"
+    if reason.startswith("born before "):
+        return f"出生早于 {reason.split()[-1]} {reason}"
+    return reason
+
+
+def _note(row: PublicRow, reserves: dict[str, str]) -> str:
+    if row.reason:
+        return reason_text(row.reason)
+    if row.reserve:
+        return f"{reserves.get(row.reserve, row.reserve)} 专项"
+    return ""
+
+
+def _check_secret(run: RunRecord, secret: bytes, warnings: list[str]) -> None:
+    committed = None
+    path = run.run_dir / "inputs" / "commitment.json"
+    if path.is_file():
+        committed = json.loads(path.read_text(encoding="utf-8")).get("district_secret_sha256")
+    if committed is None:
+        warnings.append(
+            "区级密钥未在派位前承诺 the district secret was not fixed in a commitment before "
+            "the draw (seats lottery commit --secret)"
+        )
+    elif hashlib.sha256(secret).hexdigest() != committed:
+        raise InputError(
+            Problem(
+                "--secret",
+                None,
+                None,
+                "this is not the district secret fixed in the run's commitment "
+                f"(its SHA-256 should be {committed})",
+            )
+        )
+
+
+def publish_results(
+    run_dir: Path, out_dir: Path, *, secret_path: Path, force: bool = False
+) -> PublishSummary:
+    """Write the public list of a run folder into `out_dir` (all or nothing; a non-empty
+    `out_dir` is replaced only with `force`): public_list.csv, public_list.pdf,
+    public_cutoffs.csv and the web page public_page.html."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if out_dir.resolve() == run_dir.resolve() or out_dir.resolve() in run_dir.resolve().parents:
         raise InputError(
             Problem("--out", None, None, f"{out_dir} would replace the run folder {run_dir}")
         )
+    secret = read_secret(secret_path)
     run = read_run(run_dir)
-    rows, warnings = public_rows(run)
-    fonts = fonts_for([run.seed, run.run_dir.name, *(cell for row in rows for cell in row)])
-    if not fonts.core and fonts.cjk is None:
-        warnings.append(f"no CJK font found: Chinese text prints as empty boxes; {INSTALL_HINT}")
-
-    assignments_digest = next(
-        (digest for kind, name, _rows, digest in run.file_digests() if name == "assignments.csv"),
+    warnings: list[str] = []
+    _check_secret(run, secret, warnings)
+    rows = public_rows(run, secret)
+    names = school_names(run)
+    policy = run.run.get("policy", {})
+    reserves = reserve_labels(policy)
+    cutoffs = public_cutoff_rows(run, names)
+    fonts = fonts_for(["公示"])
+    if not fonts.chinese:
+        warnings.append(f"no CJK font found: the PDF shows English and school ids; {INSTALL_HINT}")
+    digest = next(
+        (digest for _k, name, _rows, digest in run.file_digests() if name == "assignments.csv"),
         "",
     )
-    title = "Public results list" + (" 电脑派位结果公示" if fonts.chinese else "")
-
-    def heading(k: int, n: int) -> list[str]:
-        return [
-            f"{title}: {run.run_dir.name}",
-            f"seed: {run.seed}    tie-break: {run.tie_break}    drawn {run.time} (UTC)",
-            f"SHA-256 of assignments.csv: {assignments_digest}",
-            f"Rows in lottery-number order. Your number: {number_command(run.tie_break)}",
-        ]
-
-    # 6.5 pt monospace: the full 64-digit lottery number fits an A4 portrait line. Columns are
-    # as wide as their longest cell; CJK glyphs are about twice as wide as Latin ones.
-    char = 6.5 * 0.6
-
-    def fit(c: int, header: str, align: str = "left") -> Column:
-        cells = (sum(1 if ch.isascii() else 2 for ch in row[c]) for row in rows)
-        return Column(header, max([len(header), *cells]) * char, align)
-
-    columns = [
-        fit(0, "masked_id"),
-        Column("lottery_number", 64 * char),
-        fit(2, "status"),
-        fit(3, "school"),
-        fit(4, "rank", "right"),
-        fit(5, "waitlist"),
-    ]
-    pages = table_pages(
-        columns,
-        rows,
-        heading=heading,
-        rows_per_page=ROWS_PER_PAGE,
-        fontsize=6.5,
-        fonts=fonts,
-        notes=[
-            "status: placed (by choice, rank = choice), assigned (nearest school with seats), "
-            "unplaced.",
-            "waitlist: school:position for each school ranked above the result, in choice order.",
-        ],
+    page = render_page(
+        run_name=run.run_dir.name,
+        seed=run.seed,
+        tie_break=run.tie_break,
+        drawn=run.time,
+        assignments_sha256=digest,
+        names=names,
+        cutoffs=cutoffs,
+        rows=rows,
+        reserves=reserves,
     )
+    csv_rows = [
+        [
+            r.key,
+            status_text(r.status, r.choice_rank),
+            r.school_id,
+            names.get(r.school_id, ""),
+            r.choice_rank,
+            ";".join(f"{school_text(s, names)}:{p}" for s, p in r.waitlist),
+            _note(r, reserves),
+            r.check,
+        ]
+        for r in rows
+    ]
+    cutoff_rows = [
+        [
+            c["school_id"],
+            c["name"],
+            c["seats"],
+            c["applicants"],
+            c["placed"],
+            c["assigned"],
+            c["waitlist"],
+            c["cutoff_zh"],
+        ]
+        for c in cutoffs
+    ]
+    flow, table = _pdf_parts(run, rows, cutoffs, names, reserves, digest, fonts)
     with staged_output(out_dir, force) as stage:
-        count = write_csv(stage / PUBLIC_CSV, PUBLIC_COLUMNS, rows)
-        page_count = render_pdf(
+        count = write_csv(stage / PUBLIC_CSV, PUBLIC_COLUMNS, csv_rows)
+        write_csv(stage / CUTOFFS_CSV, CUTOFF_COLUMNS, cutoff_rows)
+        page_count = render_document(
             stage / PUBLIC_PDF,
-            pages,
-            title=f"Public results list: {run.run_dir.name}",
-            created=run.created,
+            [flow, table],
+            title=f"电脑派位结果公示 Public results list: {run.run_dir.name}",
             footer=f"seats lottery publish: {run.run_dir.name}, seed {run.seed}",
             fonts=fonts,
         )
-        digests = sha256_file(stage / PUBLIC_CSV), sha256_file(stage / PUBLIC_PDF)
-    return PublishSummary(out_dir, count, page_count, *digests, warnings)
+        (stage / PUBLIC_PAGE).write_text(page, encoding="utf-8", newline="\n")
+        digests = {
+            name: sha256_file(stage / name)
+            for name in (PUBLIC_PDF, PUBLIC_PAGE, PUBLIC_CSV, CUTOFFS_CSV)
+        }
+    return PublishSummary(out_dir, count, page_count, digests, warnings)
+
+
+def _pdf_parts(run, rows, cutoffs, names, reserves, digest, fonts: Fonts):
+    zh = fonts.chinese
+
+    def bi(chinese: str, english: str) -> str:
+        return f"{chinese} {english}" if zh else english
+
+    flow = TextFlow(fonts)
+    flow.add("title", bi("电脑派位结果公示", "Public results list") + f": {run.run_dir.name}")
+    if not zh:
+        flow.add("body", NO_FONT_NOTE)
+    flow.add("mono", f"seed: {run.seed}    tie-break: {run.tie_break}    drawn {run.time} (UTC)")
+    flow.add("mono", f"SHA-256 of assignments.csv: {digest}")
+    flow.add("heading", bi("如何查找与核对", "How to find and check your row"))
+    if zh:
+        flow.add(
+            "body",
+            "本名单不含任何申请编号和派位号。请凭报名回执上的公示号查找本人一行；用回执上的查询码"
+            "在网页 public_page.html 中输入申请编号，网页会用公开的种子重新计算您的派位号并显示"
+            "“一致”或“不一致”。",
+        )
+    flow.add(
+        "body",
+        "No applicant id and no lottery number is printed. Find your row by the 公示号 on your "
+        "registration receipt; open public_page.html, type your applicant id and the 查询码 of "
+        "the receipt: it recomputes your lottery number from the seed and answers matches / "
+        "does not match. Or by hand:",
+    )
+    command = 'printf \'%s\\n%s\' "$SEED" "$APPLICANT_ID" | sha256sum'
+    if run.tie_break == "multiple":
+        command += '   (placed: printf \'%s\\n%s\\n%s\' "$SEED" "$SCHOOL_ID" "$APPLICANT_ID")'
+    flow.add("mono", f"NUMBER: {command}")
+    flow.add(
+        "mono",
+        'CHECK:  printf \'seats check\\n%s\\n%s\' "$CODE" "$NUMBER" | sha256sum | cut -c1-16',
+    )
+    flow.add(
+        "body",
+        bi("（查询码去掉短横线，大写）", "($CODE without dashes, in capitals)")
+        + " "
+        + bi("校验值相同即一致。", "The same check value as your row means it matches."),
+    )
+    flow.add("heading", bi("各校录取分界", "Cutoffs by school"))
+    for c in cutoffs:
+        school = f"{c['name']}（{c['school_id']}）" if zh and c["name"] else c["school_id"]
+        flow.add(
+            "body",
+            f"{school}: {bi('学位', 'seats')} {c['seats']}, {bi('报名', 'applicants')} "
+            f"{c['applicants']}, {bi('录取', 'admitted')} {c['placed']}, "
+            f"{bi('候补', 'waitlist')} {c['waitlist']}; "
+            + (c["cutoff_zh"] if zh else c["cutoff_en"]),
+        )
+
+    # Rows show school names (ids without a CJK font) and no check value (in the CSV and the
+    # web page).
+    table = [
+        [
+            r.key,
+            status_text(r.status, r.choice_rank) if zh else STATUS_EN.get(r.status, r.status),
+            school_text(r.school_id, names) if zh and r.school_id else r.school_id,
+            ";".join(f"{s}:{p}" for s, p in r.waitlist),
+            _note(r, reserves) if zh else (r.reserve or r.reason),
+        ]
+        for r in rows
+    ]
+    char = 6.5 * 0.6
+
+    def fit(c: int, header: str, align: str = "left") -> Column:
+        cells = (sum(1 if ch.isascii() else 2 for ch in row[c]) for row in table)
+        width = max([sum(1 if ch.isascii() else 2 for ch in header), *cells])
+        return Column(header, width * char, align)
+
+    columns = [
+        fit(0, bi("公示号", "key")),
+        fit(1, bi("结果", "result")),
+        fit(2, bi("学校", "school")),
+        fit(3, bi("候补", "waitlist")),
+        fit(4, bi("说明", "note")),
+    ]
+
+    def heading(k: int, n: int) -> list[str]:
+        return [
+            bi("电脑派位结果公示", "Public results list") + f": {run.run_dir.name} ({k}/{n})",
+            f"seed: {run.seed}    SHA-256 of assignments.csv: {digest}",
+            bi("按公示号排序", "In 公示号 (key) order")
+            + "; "
+            + bi("候补 = 学校:位次", "waitlist = school:position"),
+        ]
+
+    return flow, TableSpec(columns, table, heading, ROWS_PER_PAGE, fontsize=6.5)

@@ -22,23 +22,23 @@ from matplotlib.figure import Figure
 
 from seats.io.audit import AUDIT_FILE
 from seats.io.output import sha256_file
+from seats.supervision import pdf
+from seats.supervision.labels import cutoff_digits, tier_labels
 from seats.supervision.pdf import (
     A4_LANDSCAPE,
     INSTALL_HINT,
+    NO_FONT_NOTE,
     Column,
     Fonts,
     Page,
     TextFlow,
-    find_cjk_font,
     fonts_for,
-    render_pdf,
     replacing,
-    table_pages,
 )
+from seats.supervision.pdf_document import TableSpec, render_document
 from seats.supervision.run_record import RunRecord, read_rows, read_run, school_names
 
 TOP_SCHOOLS = 25  # schools shown in the per-school charts
-CUTOFF_DIGITS = 12  # of the cutoff lottery number in the school table; enough to tell them apart
 
 
 @dataclass
@@ -51,21 +51,37 @@ class ReportSummary:
 
     def render(self) -> str:
         lines = [
-            f"supervisor's report -> {self.out_pdf} ({self.pages} pages, {self.schools} schools)"
+            f"监督报告 -> {self.out_pdf}（{self.pages} 页，{self.schools} 所学校）",
+            f"supervisor's report ({self.pages} pages, {self.schools} schools)",
         ]
         lines.append(f"  sha256 {self.sha256}")
-        lines += [f"warning: {w}" for w in self.warnings]
+        lines += [f"注意 warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
-def _summary_pages(run: RunRecord, fonts: Fonts) -> list[Page]:
-    flow = TextFlow(fonts)
-    info = run.run
-    title = "Supervisor's report" + (" 电脑派位监督报告" if fonts.chinese else "")
-    flow.add("title", title)
-    flow.add("body", f"Run folder: {run.run_dir.name}    recorded {run.time} (UTC)")
+def bilingual(fonts: Fonts):
+    """Chinese first with English beside it; English alone where Chinese cannot be printed."""
 
-    flow.add("heading", "The run")
+    def bi(chinese: str, english: str) -> str:
+        return f"{chinese} {english}" if fonts.chinese else english
+
+    return bi
+
+
+def _summary_pages(run: RunRecord, fonts: Fonts) -> TextFlow:
+    flow = TextFlow(fonts)
+    bi = bilingual(fonts)
+    info = run.run
+    flow.add("title", bi("电脑派位监督报告", "Supervisor's report"))
+    if not fonts.chinese:
+        flow.add("body", NO_FONT_NOTE)
+    flow.add(
+        "body",
+        f"{bi('派位批次', 'Run folder')}: {run.run_dir.name}    "
+        f"{bi('记录时间', 'recorded')} {run.time} (UTC)",
+    )
+
+    flow.add("heading", bi("本次派位", "The run"))
     flow.add("body", f"Tool: {info.get('tool', '?')}")
     versions = ", ".join(f"{k} {v}" for k, v in sorted(info.get("versions", {}).items()))
     flow.add("body", f"Versions: {versions}")
@@ -74,24 +90,38 @@ def _summary_pages(run: RunRecord, fonts: Fonts) -> list[Page]:
     flow.add("body", "Options: " + (", ".join(f"{k}={v}" for k, v in options.items()) or "none"))
 
     policy = info.get("policy", {})
-    flow.add("heading", "Policy (in full)")
+    flow.add("heading", bi("派位规则（全文）", "Policy (in full)"))
     flow.add(
         "body", f"mechanism = {policy.get('mechanism')}, tie_break = {policy.get('tie_break')}"
     )
+    labels = tier_labels(policy)
     for position, tier in enumerate(policy.get("tiers", []), start=1):
         conditions = [
             "applicant has a sibling at the school" if tier.get("sibling") else "",
             "applicant lives in the school's zone" if tier.get("same_zone") else "",
             f"category in {', '.join(tier['category'])}" if tier.get("category") else "",
         ]
+        label = labels.get(tier.get("name"), tier.get("name"))
+        shown = f"{label} ({tier.get('name')})" if fonts.chinese else tier.get("name")
         flow.add(
-            "body", f"tier {position} {tier.get('name')}: " + "; ".join(c for c in conditions if c)
+            "body",
+            f"{bi('第' + str(position) + '类', 'tier ' + str(position))} {shown}: "
+            + "; ".join(c for c in conditions if c),
         )
-    flow.add("body", f"tier {len(policy.get('tiers', [])) + 1} open: everyone else")
-    flow.add("body", "A school admits by tier first, then by lower lottery number.")
+    last = len(policy.get("tiers", [])) + 1
+    flow.add(
+        "body",
+        f"{bi('第' + str(last) + '类', 'tier ' + str(last))} "
+        f"{bi(labels['open'] + ' (open)', 'open')}: everyone else",
+    )
+    flow.add(
+        "body",
+        bi("各校先按类别、再按派位号从小到大录取。", "")
+        + "A school admits by tier first, then by lower lottery number.",
+    )
 
     seed = run.payload("seed") or {}
-    flow.add("heading", "Seed and lottery numbers")
+    flow.add("heading", bi("种子与派位号", "Seed and lottery numbers"))
     flow.add("mono", f"seed: {run.seed}")
     if seed.get("parts"):
         flow.add("body", "Joined from the public parts " + " | ".join(seed["parts"]))
@@ -100,7 +130,10 @@ def _summary_pages(run: RunRecord, fonts: Fonts) -> list[Page]:
 
     commitment = run.payload("commitment")
     if commitment:
-        flow.add("heading", "Commitment made before the seed was known")
+        flow.add(
+            "heading",
+            bi("派位前的承诺", "Commitment made before the seed was known"),
+        )
         flow.add("mono", f"{commitment.get('file')}  sha256 {commitment.get('sha256')}")
         flow.add("body", f"Seed source announced: {commitment.get('seed_source') or '(none)'}")
         used = {p.get("role"): p.get("sha256") for p in run.payloads("input")}
@@ -109,7 +142,7 @@ def _summary_pages(run: RunRecord, fonts: Fonts) -> list[Page]:
             same = "= the input used" if used.get(role) == digest else "DIFFERS from the input used"
             flow.add("mono", f"  {role:<11} {digest}  {same}")
 
-    flow.add("heading", "Digests (SHA-256) of every file")
+    flow.add("heading", bi("全部文件的摘要", "Digests (SHA-256) of every file"))
     for kind, name, rows, digest in run.file_digests():
         count = f"{rows:,} rows" if isinstance(rows, int) else ""
         flow.add("mono", f"{kind:<10} {name:<26} {count:>12}")
@@ -121,34 +154,59 @@ def _summary_pages(run: RunRecord, fonts: Fonts) -> list[Page]:
         flow.add("body", "Not in this folder (kept elsewhere): " + ", ".join(run.missing))
 
     end = run.payload("end") or {}
-    flow.add("heading", "Result")
+    flow.add("heading", bi("结果", "Result"))
     flow.add(
         "body",
         ", ".join(f"{k}: {v:,}" for k, v in end.items() if isinstance(v, int)) or "(no end record)",
     )
-    flow.add("heading", "Signatures")
-    for role in ("Operator", "Supervisor / notary", "Parent representative"):
-        flow.add("body", f"{role}: ______________________________   date: ____________")
-    return flow.page_list()
+    flow.add("heading", bi("签字", "Signatures"))
+    roles = (
+        ("经办人", "Operator"),
+        ("监督人", "Supervisor"),
+        ("公证员", "Notary"),
+        ("家长代表", "Parent representative"),
+    )
+    for chinese, english in roles:
+        flow.add(
+            "body",
+            f"{bi(chinese, english)}: ______________________________   "
+            f"{bi('日期', 'date')}: ____________",
+        )
+    return flow
 
 
-def _school_pages(run: RunRecord, results: list[dict], names: dict, fonts: Fonts) -> list[Page]:
+def _prefix(number: str, digits: int) -> str:
+    return number[:digits] + "…" if number and digits else ""
+
+
+def _applicants(run: RunRecord) -> int:
+    return sum(1 for _ in read_rows(run.run_dir / "assignments.csv"))
+
+
+def _school_pages(run: RunRecord, results: list[dict], names: dict, fonts: Fonts) -> TableSpec:
     tiers = [h[len("applicants_") :] for h in results[0] if h.startswith("applicants_")]
     code = {name: f"T{i}" for i, name in enumerate(tiers, start=1)}
+    labels = tier_labels(run.run.get("policy", {}))
+    bi = bilingual(fonts)
     show_names = bool(names) and fonts.chinese
-    columns = [Column("school", 38)]
+    zh = fonts.chinese
+    columns = [Column("学校" if zh else "school", 38)]
     if show_names:
-        columns.append(Column("name", 118))
-    columns += [Column("seats", 26, "right"), Column("applicants", 44, "right")]
-    columns += [Column("1st", 26, "right")]
+        columns.append(Column("校名", 118))
+    columns += [Column("学位" if zh else "seats", 26, "right")]
+    columns += [Column("报名" if zh else "applicants", 44, "right")]
+    columns += [Column("第一志愿" if zh else "1st", 26, "right")]
     columns += [Column(code[t], 26, "right") for t in tiers]
     columns += [
-        Column("placed", 30, "right"),
-        Column("assigned", 38, "right"),
-        Column("cut tier", 34),
-        Column("cut number", 58),
-        Column("waitlist", 38, "right"),
+        Column("录取" if zh else "placed", 30, "right"),
+        Column("统筹" if zh else "assigned", 38, "right"),
+        Column("末位类别" if zh else "cut tier", 34),
+        Column("末位号段" if zh else "cut digits", 58),
+        Column("候补" if zh else "waitlist", 38, "right"),
     ]
+    # Never another child's number (a number and the public seed identify a child): the
+    # cutoff as the public list gives it, its first digits only.
+    digits = cutoff_digits(_applicants(run))
     rows = []
     for r in results:
         row = [r["school_id"]]
@@ -160,33 +218,33 @@ def _school_pages(run: RunRecord, results: list[dict], names: dict, fonts: Fonts
             r["placed"],
             r["assigned"],
             code.get(r["cutoff_tier"], r["cutoff_tier"]),
-            r["cutoff_lottery_number"][:CUTOFF_DIGITS],
+            (r["cutoff_lottery_number"][:digits] + "…")
+            if r["cutoff_lottery_number"] and digits
+            else "",
             r["waitlist"],
         ]
         rows.append(row)
-    legend = "   ".join(f"{code[t]} = {t}" for t in tiers)
+    legend = "   ".join(f"{code[t]} = {labels.get(t, t) if fonts.chinese else t}" for t in tiers)
     notes = [
-        "applicants by tier: T1..Tn; 1st = first choices; placed = admitted by choice;",
-        "assigned = seated by the nearest-school stage; cut tier / cut number = tier and lottery",
-        "number (first 12 hex digits) of the last pupil admitted by choice; waitlist = length.",
+        bi(
+            "按类别报名人数 T1..Tn；第一志愿 = 第一志愿人数；录取 = 按志愿录取；统筹 = 统筹安排；",
+            "applicants by tier: T1..Tn; 1st = first choices; placed = admitted by choice;",
+        ),
+        bi(
+            f"末位类别 / 号段 = 最后一名按志愿录取者的类别及派位号前{digits}位（不印完整号码）；",
+            f"assigned = 统筹; cut tier / digits = tier and first {digits} hex digits of the last",
+        ),
+        bi("候补 = 候补名单人数。", "admitted number (never a whole number); waitlist = length."),
         legend,
     ]
 
     def heading(k: int, n: int) -> list[str]:
         return [
-            f"Results by school{' 各校派位结果' if fonts.chinese else ''} ({k}/{n})",
+            f"{bi('各校派位结果', 'Results by school')} ({k}/{n})",
             f"{run.run_dir.name}: seed {run.seed}",
         ]
 
-    return table_pages(
-        columns,
-        rows,
-        heading=heading,
-        rows_per_page=40,
-        size=A4_LANDSCAPE,
-        fonts=fonts,
-        notes=notes,
-    )
+    return TableSpec(columns, rows, heading, 40, fontsize=7, notes=notes, size=A4_LANDSCAPE)
 
 
 def _label(school_id: str, names: dict, fonts: Fonts) -> str:
@@ -197,6 +255,9 @@ def _label(school_id: str, names: dict, fonts: Fonts) -> str:
 def _chart_pages(
     run: RunRecord, results: list[dict], assignments: list[dict], names: dict, fonts: Fonts
 ) -> list[Page]:
+    bi = bilingual(fonts)
+    tier_text = tier_labels(run.run.get("policy", {}))
+
     def demand(fig: Figure) -> None:
         ranked = sorted(
             (r for r in results if int(r["seats"]) > 0),
@@ -215,8 +276,11 @@ def _chart_pages(
             label.set_fontfamily(fonts.sans)
         ax.set_xlabel("pupils")
         ax.legend(loc="lower right", fontsize=8)
-        shown = f"top {len(ranked)} of {len(results)}" if len(results) > len(ranked) else "all"
-        ax.set_title(f"Demand against seats ({shown} schools, by applicants per seat)", fontsize=11)
+        top = f"top {len(ranked)} of {len(results)}" if len(results) > len(ranked) else "all"
+        ax.set_title(
+            bi("报名与学位", "Demand against seats") + f"\n({top} schools, by applicants per seat)",
+            fontsize=11,
+        )
 
     def placements(fig: Figure) -> None:
         counts = Counter()
@@ -240,7 +304,10 @@ def _chart_pages(
             )
         ax.set_ylim(0, max([*values, 1]) * 1.2)
         ax.set_ylabel("applicants")
-        ax.set_title(f"Placements by choice rank ({len(assignments):,} applicants)", fontsize=11)
+        ax.set_title(
+            bi("按志愿录取情况", "Placements by choice rank") + f" ({len(assignments):,})",
+            fontsize=11,
+        )
 
         tiers = [h[len("applicants_") :] for h in results[0] if h.startswith("applicants_")]
         admitted: dict[str, Counter] = {}
@@ -259,7 +326,8 @@ def _chart_pages(
         colors = matplotlib.colormaps["tab10"]
         for i, tier in enumerate(tiers):
             values = [admitted[r["school_id"]][tier] for r in ranked]
-            label = f"{tier} ({total[tier]:,} in all)"
+            shown = tier_text.get(tier, tier) if fonts.chinese else tier
+            label = f"{shown} ({total[tier]:,} in all)"
             ax.barh(range(len(ranked)), values, left=left, color=colors(i % 10), label=label)
             left = [a + b for a, b in zip(left, values, strict=True)]
         ax.set_yticks(range(len(ranked)), [_label(r["school_id"], names, fonts) for r in ranked])
@@ -270,7 +338,10 @@ def _chart_pages(
         ax.legend(
             fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, frameon=False
         )
-        ax.set_title("Tier mix of admitted pupils (most oversubscribed schools)", fontsize=11)
+        ax.set_title(
+            bi("录取学生的类别构成", "Tier mix of admitted pupils") + " (most oversubscribed)",
+            fontsize=11,
+        )
 
     return [Page(demand), Page(placements)]
 
@@ -290,19 +361,23 @@ def number_command(
     return f"printf '%s\\n%s' \"$SEED\" {applicant} | sha256sum"
 
 
-def _verify_pages(run: RunRecord, example: dict | None, fonts: Fonts) -> list[Page]:
+def _verify_pages(run: RunRecord, example: dict | None, fonts: Fonts) -> TextFlow:
     flow = TextFlow(fonts)
-    flow.add("title", "How to verify this run" + (" 如何核验" if fonts.chinese else ""))
+    bi = bilingual(fonts)
+    flow.add("title", bi("如何核验", "How to verify this run"))
     flow.add(
         "body",
         "Nobody needs to trust the operator: with the run folder alone, anyone can check that "
         "the files are the ones on this paper and that the draw gives the same result again.",
     )
-    flow.add("heading", "1. Check the whole run (chain, digests, re-run of the draw)")
+    flow.add(
+        "heading",
+        "1. " + bi("整体核验", "Check the whole run (chain, digests, re-run of the draw)"),
+    )
     flow.add("mono", f"seats audit verify {shlex.quote(run.run_dir.name)}")
     flow.add("body", "It prints `verified` and exits 0, or names what does not match and exits 1.")
 
-    flow.add("heading", "2. Recompute a lottery number with sha256sum")
+    flow.add("heading", "2. " + bi("用 sha256sum 重算派位号", "Recompute a lottery number"))
     if run.tie_break == "multiple":
         flow.add("body", "Multiple tie-break: one number per applicant and school.")
     else:
@@ -318,7 +393,7 @@ def _verify_pages(run: RunRecord, example: dict | None, fonts: Fonts) -> list[Pa
         flow.add("mono", f"{example['lottery_number']}  -")
     flow.add("body", "A school admits by tier, then by the lower number (as hexadecimal text).")
 
-    flow.add("heading", "3. Recompute the file digests with sha256sum")
+    flow.add("heading", "3. " + bi("重算文件摘要", "Recompute the file digests with sha256sum"))
     flow.add("body", "In the run folder, this prints OK for each file printed on page 1:")
     flow.add("mono", f"cd {shlex.quote(run.run_dir.name)} && sha256sum -c <<'EOF'")
     for _kind, name, _rows, digest in run.file_digests():
@@ -331,7 +406,7 @@ def _verify_pages(run: RunRecord, example: dict | None, fonts: Fonts) -> list[Pa
         "The audit log binds each record to the one before (prev = SHA-256 of the previous "
         "line), so its digest above fixes every record, including the seed and the digests.",
     )
-    return flow.page_list()
+    return flow
 
 
 def write_report(run_dir: Path, out_pdf: Path) -> ReportSummary:
@@ -341,31 +416,31 @@ def write_report(run_dir: Path, out_pdf: Path) -> ReportSummary:
     assignments = read_rows(run.run_dir / "assignments.csv")
     names = school_names(run)
     example = _example(assignments)
-    cjk = find_cjk_font()
+    cjk = pdf.find_cjk_font()  # looked up here so that tests can take the font away
     # With a CJK font: embedded TrueType for the Chinese names and titles. Without: the faster
     # core fonts, unless some recorded text (seed, ids, tier names) needs more than cp1252.
     recorded = [json.dumps(r["payload"], ensure_ascii=False) for r in run.records]
     example_id = [example["applicant_id"]] if example else []
-    fonts = Fonts(cjk) if cjk else fonts_for([run.run_dir.name, *recorded, *example_id])
+    core = fonts_for([run.run_dir.name, *recorded, *example_id]).core
+    fonts = Fonts(cjk) if cjk else Fonts(None, core=core)
     warnings_: list[str] = []
     if fonts.cjk is None:
         warnings_.append(
             f"no CJK font found: the report shows school ids, not names; {INSTALL_HINT}"
         )
 
-    pages = _summary_pages(run, fonts)
+    parts = [_summary_pages(run, fonts)]
     if results:
-        pages += _school_pages(run, results, names, fonts)
-        pages += _chart_pages(run, results, assignments, names, fonts)
-    pages += _verify_pages(run, example, fonts)
+        parts.append(_school_pages(run, results, names, fonts))
+        parts += _chart_pages(run, results, assignments, names, fonts)
+    parts.append(_verify_pages(run, example, fonts))
 
     footer = f"seats report: {run.run_dir.name}, audit.jsonl sha256 {run.audit_sha256[:16]}"
     with replacing(Path(out_pdf)) as temporary:
-        count = render_pdf(
+        count = render_document(
             temporary,
-            pages,
-            title=f"Supervisor's report: {run.run_dir.name}",
-            created=run.created,
+            parts,
+            title=f"电脑派位监督报告 Supervisor's report: {run.run_dir.name}",
             footer=footer,
             fonts=fonts,
         )

@@ -1,10 +1,8 @@
-"""The public results list (公示名单) and the supervisor's report: privacy, content, PDF pages."""
+"""The supervisor's report (监督报告): digests, policy, charts, how to verify, fonts."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import math
 import random
 import shlex
 import shutil
@@ -14,14 +12,13 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from seats.io.errors import InputError
 from seats.io.output import sha256_file
 from seats.lottery import lottery_number
 from seats.lottery.commitment import make_commitment, write_commitment
 from seats.lottery.run import RunOptions, run_lottery
-from seats.supervision import report
-from seats.supervision.publish import PUBLIC_COLUMNS, ROWS_PER_PAGE, mask_id, publish_results
-from seats.supervision.report import find_cjk_font, number_command, write_report
+from seats.supervision import pdf
+from seats.supervision.pdf import find_cjk_font
+from seats.supervision.report import number_command, write_report
 
 SEED = "test seed 2021"
 SCHOOLS = {
@@ -100,144 +97,13 @@ def run_dir(tmp_path_factory) -> Path:
     return make_run(tmp_path_factory.mktemp("runs"), "primary_test")
 
 
-@pytest.fixture(scope="module")
-def published(run_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("public") / "list"
-    publish_results(run_dir, out)
-    return out
-
-
-# --- masking --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("applicant_id", "masked"),
-    [
-        ("PA21-00017", "P********7"),
-        ("张小明", "张*明"),
-        ("欧阳小明", "欧**明"),
-        ("abc", "a*c"),
-        ("AB", "A*"),
-        ("7", "*"),
-    ],
-)
-def test_mask_keeps_first_and_last_character(applicant_id, masked):
-    assert mask_id(applicant_id) == masked
-    assert len(mask_id(applicant_id)) == len(applicant_id)
-
-
-# --- the public list ------------------------------------------------------------------------
-
-
-def test_public_list_has_only_the_public_columns(run_dir, published):
-    text = (published / "public_list.csv").read_text(encoding="utf-8")
-    header = text.splitlines()[0]
-    assert header.split(",") == PUBLIC_COLUMNS
-    applicants = read_rows(run_dir / "inputs" / "applicants.csv")
-    for person in applicants:
-        assert person["birth_date"] not in text
-        if len(person["applicant_id"]) > 2:
-            assert person["applicant_id"] not in text
-    assert "ZN-A" not in text and "ZN-B" not in text
-    assert "catchment" not in text and "sibling" not in text  # no tier either
-
-
-def test_public_list_one_row_per_applicant_in_lottery_number_order(run_dir, published):
-    rows = read_rows(published / "public_list.csv")
-    assignments = read_rows(run_dir / "assignments.csv")
-    assert len(rows) == len(assignments)
-    numbers = [r["lottery_number"] for r in rows]
-    assert numbers == sorted(numbers)
-    by_number = {
-        hashlib.sha256(f"{SEED}\n{a['applicant_id']}".encode()).hexdigest(): a for a in assignments
-    }
-    assert set(by_number) == set(numbers)  # every applicant has their number, the unplaced too
-    for row in rows:
-        source = by_number[row["lottery_number"]]
-        assert row["masked_id"] == mask_id(source["applicant_id"])
-        assert (row["status"], row["school_id"], row["choice_rank"]) == (
-            source["status"],
-            source["school_id"],
-            source["choice_rank"],
-        )
-        if source["lottery_number"]:
-            assert source["lottery_number"] == row["lottery_number"]
-
-
-def test_public_waitlist_positions_agree_with_waitlists_csv(run_dir, published):
-    rows = read_rows(published / "public_list.csv")
-    ids = {
-        hashlib.sha256(f"{SEED}\n{a['applicant_id']}".encode()).hexdigest(): a["applicant_id"]
-        for a in read_rows(run_dir / "assignments.csv")
-    }
-    choices = {
-        a["applicant_id"]: a["choices"].split(";")
-        for a in read_rows(run_dir / "inputs" / "applicants.csv")
-    }
-    expected: dict[str, list[tuple[str, str]]] = {}
-    for w in read_rows(run_dir / "waitlists.csv"):
-        expected.setdefault(w["applicant_id"], []).append((w["school_id"], w["position"]))
-    assert expected, "the test run should have waitlists"
-    for row in rows:
-        applicant = ids[row["lottery_number"]]
-        shown = [tuple(p.split(":")) for p in row["waitlist"].split(";")] if row["waitlist"] else []
-        want = sorted(expected.get(applicant, []), key=lambda p: choices[applicant].index(p[0]))
-        assert shown == want
-
-
-def test_public_pdf_pages_show_seed_and_digest(run_dir, published):
-    pages = pdf_text(published / "public_list.pdf")
-    assert len(pages) == math.ceil(100 / ROWS_PER_PAGE)
-    digest = sha256_file(run_dir / "assignments.csv")
-    for k, text in enumerate(pages, start=1):
-        assert SEED in text and digest in text
-        assert f"page {k} of {len(pages)}" in text
-    first = read_rows(published / "public_list.csv")[0]
-    assert first["lottery_number"] in pages[0]
-
-
-def test_publish_is_byte_reproducible(run_dir, published, tmp_path):
-    publish_results(run_dir, tmp_path / "again")
-    for name in ("public_list.csv", "public_list.pdf"):
-        assert (tmp_path / "again" / name).read_bytes() == (published / name).read_bytes()
-
-
-def test_multiple_tie_break_and_chinese_ids(tmp_path):
-    run = make_run(tmp_path, "multiple", applicants=30, tie_break="multiple", first_ids=["张小明"])
-    publish_results(run, tmp_path / "public")
-    rows = read_rows(tmp_path / "public" / "public_list.csv")
-    assert "张*明" in {r["masked_id"] for r in rows}
-    assert len(PdfReader(tmp_path / "public" / "public_list.pdf").pages) == 1
-    shown = [r["lottery_number"] for r in rows]
-    placed = [n for n in shown if n]
-    assert shown == placed + [""] * (len(shown) - len(placed)) and placed == sorted(placed)
-    for a in read_rows(run / "assignments.csv"):
-        if a["status"] == "placed":
-            expected = f"{SEED}\n{a['school_id']}\n{a['applicant_id']}"
-            assert a["lottery_number"] == hashlib.sha256(expected.encode()).hexdigest()
-            assert a["lottery_number"] in shown
-
-
-def test_publish_refuses_a_changed_run_and_writes_nothing(run_dir, tmp_path):
-    copy = tmp_path / "copy"
-    shutil.copytree(run_dir, copy)
-    with (copy / "assignments.csv").open("a", encoding="utf-8") as handle:
-        handle.write("X,placed,S1,1,open,00\n")
-    with pytest.raises(InputError, match=r"assignments\.csv does not match"):
-        publish_results(copy, tmp_path / "public")
-    assert not (tmp_path / "public").exists()
-    with pytest.raises(InputError, match="would replace the run folder"):
-        publish_results(run_dir, run_dir, force=True)
-    assert (run_dir / "audit.jsonl").exists()
-
-
 # --- the supervisor's report ----------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def no_font_report(run_dir, tmp_path_factory):
     patch = pytest.MonkeyPatch()
-    patch.setattr(report, "find_cjk_font", lambda: None)
+    patch.setattr(pdf, "find_cjk_font", lambda: None)
     try:
         out = tmp_path_factory.mktemp("report") / "report.pdf"
         return out, write_report(run_dir, out)
@@ -281,13 +147,15 @@ def test_the_printed_shell_line_recomputes_lottery_numbers(tie_break):
 def test_report_without_cjk_font_uses_ids_and_warns(no_font_report):
     out, summary = no_font_report
     assert any("no CJK font" in w and "fonts-wqy-microhei" in w for w in summary.warnings)
-    text = "".join(pdf_text(out))
+    pages = pdf_text(out)
+    assert "has no CJK font" in pages[0]  # said on the first page, not only on the console
+    text = "".join(pages)
     assert "S2" in text
     assert not any(name in text for name, _zone, _seats in SCHOOLS.values())
 
 
 def test_report_shows_commitment_and_seed_parts(tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "find_cjk_font", lambda: None)
+    monkeypatch.setattr(pdf, "find_cjk_font", lambda: None)
     schools, people, policy = make_inputs(tmp_path / "in", 20, "single", [])
     inputs = {"schools": schools, "applicants": people, "policy": policy, "zones": None}
     commitment = tmp_path / "commitment.json"
@@ -307,11 +175,13 @@ def test_report_shows_commitment_and_seed_parts(tmp_path, monkeypatch):
 def test_report_with_cjk_font_prints_school_names(run_dir, tmp_path):
     summary = write_report(run_dir, tmp_path / "report.pdf")
     assert summary.warnings == []
+    first = pdf_text(tmp_path / "report.pdf")[0]
+    assert "电脑派位监督报告" in first and "经办人" in first and "公证员" in first
     schools_page = pdf_text(tmp_path / "report.pdf")[1]
     assert all(name in schools_page for name, _zone, _seats in SCHOOLS.values())
 
 
 def test_report_is_byte_reproducible(run_dir, no_font_report, tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "find_cjk_font", lambda: None)
+    monkeypatch.setattr(pdf, "find_cjk_font", lambda: None)
     again = write_report(run_dir, tmp_path / "again.pdf")
     assert again.sha256 == no_font_report[1].sha256

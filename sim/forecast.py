@@ -1140,13 +1140,53 @@ class ForecastSummary:
                         str((t["candidate"] & mask).sum()),
                     ]
                 )  # fmt: skip
-        return format_table(
-            ["level", "year", "red", "amber", "green", "surplus places", "consolidation"],
-            rows,
-            f"Schools: 学位预警 (red: demand above places; amber: above {AMBER:.0%}); "
-            f"consolidation candidates: median use below {CONSOLIDATE_BELOW:.0%} every year "
-            f"from {CONSOLIDATE_FROM}; schools.csv has every school",
-        )
+        parts = [
+            format_table(
+                ["level", "year", "red", "amber", "green", "surplus places", "consolidation"],
+                rows,
+                f"Schools: 学位预警 (red: demand above places; amber: above {AMBER:.0%}); "
+                f"consolidation candidates: median use below {CONSOLIDATE_BELOW:.0%} every year "
+                f"from {CONSOLIDATE_FROM}; schools.csv has every school",
+            )
+        ]
+        last = len(m.years) - 1
+        picks = []
+        for lv, level in enumerate(LEVELS):
+            chosen = np.flatnonzero(t["candidate"] & (m.school_level == lv))
+            chosen = chosen[np.argsort(t["util"][last, chosen], kind="stable")][:3]
+            picks += [
+                [level, f"{m.school_ids[s]} {m.school_names[s]}", m.zone_ids[m.school_zone[s]],
+                 f"{m.places[last, s]:,.0f}", f"{t['util'][last, s]:.0%}",
+                 f"{t['surplus'][last, s]:,.0f}"]
+                for s in chosen
+            ]  # fmt: skip
+        if picks:
+            parts.append(
+                format_table(
+                    ["level", "school", "zone", "places", f"use {m.years[-1]}", "surplus"],
+                    picks,
+                    "Lowest-used consolidation candidates (up to 3 a level)",
+                )
+            )
+        notes = []
+        for lv, level in enumerate(LEVELS[1:], start=1):
+            short = [
+                int(year)
+                for y, year in enumerate(m.years)
+                if np.median(r.batch.unmet[:, lv, y].astype(np.float64).sum(-1)) >= 0.5
+            ]
+            if short:
+                mask = m.school_level == lv
+                use = np.median(level_totals(r)[:, lv], axis=0) / m.places[:, mask].sum(axis=1)
+                ys = [m.years.tolist().index(year) for year in short]
+                notes.append(
+                    f"  {level} {short[0]}-{short[-1]}: entrants beyond the entry seats of every "
+                    f"public school (统筹 has nowhere left to seat them) while places on roll are "
+                    f"{use[ys].min():.0%}-{use[ys].max():.0%} used"
+                )
+        if notes:
+            parts.append("Unmet compulsory-age entrants (median):\n" + "\n".join(notes))
+        return "\n\n".join(parts)
 
     def _chances(self) -> str:
         c, sums = self.results.chance, self.results.chance_sums

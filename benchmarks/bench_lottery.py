@@ -27,6 +27,7 @@ Prints markdown tables with the machine and the exact command. Timings are the b
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import pickle
 import platform
@@ -43,6 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lottery_instances as instances  # benchmarks/ is not a package: found via sys.path
+from reference_kernel import reference_deferred_acceptance
 
 import seats
 from seats.lottery import allocate, kernels, load_lottery, priorities
@@ -293,6 +295,45 @@ def bench_scale(sizes, workdir: Path, repeat: int) -> list[str]:
     return rows
 
 
+def bench_kernel(sizes, workdir: Path, repeat: int) -> list[str]:
+    """The engine's kernel (as seats.lottery calls it: keys distinct by construction, no key
+    check; and with the check the public API keeps) against a textbook reference kernel on
+    the same arrays, alternated; asserts the same matching."""
+    rows = [
+        "| instance | reference kernel best (worst) | seats kernel, no key check | ratio | "
+        "seats kernel with the key check | ratio | same matching |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for size in sizes:
+        _, _, _, arrays = prepare(size, workdir)
+        ptr, school, key, cap = kernels._coerce(*arrays)
+        reference = reference_deferred_acceptance(ptr, school, key, cap)
+        ours, _ = kernels.deferred_acceptance(*arrays, check_keys=False)
+        same = np.array_equal(reference, ours)
+        assert same, "the reference kernel and seats disagree"
+        timings: dict[str, list[float]] = {"reference": [], "fast": [], "checked": []}
+        calls = {
+            "reference": functools.partial(reference_deferred_acceptance, ptr, school, key, cap),
+            "fast": functools.partial(kernels.deferred_acceptance, *arrays, check_keys=False),
+            "checked": functools.partial(kernels.deferred_acceptance, *arrays),
+        }
+        for _ in range(repeat):  # alternated
+            for name, call in calls.items():
+                start = time.perf_counter()
+                call()
+                timings[name].append(time.perf_counter() - start)
+        best = {name: min(v) for name, v in timings.items()}
+        shown = {name: fmt_time((best[name], max(v))) for name, v in timings.items()}
+        label = " x ".join(f"{n:,}" for n in size)
+        rows.append(
+            f"| {label} | {shown['reference']} | {shown['fast']} | "
+            f"{best['fast'] / best['reference']:.2f} | {shown['checked']} | "
+            f"{best['checked'] / best['reference']:.2f} | {'yes' if same else 'no'} |"
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
 def bench_rules_v2(sizes, workdir: Path, repeat: int) -> list[str]:
     """`seats lottery run` end to end on the same instances with the rules v2 of the national
     benchmark (lottery_instances.write_csv_v2), beside the v1 files; alternated runs."""
@@ -367,7 +408,9 @@ def machine() -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument("--only", choices=("matching", "scale", "rules"), help="run one part only")
+    parser.add_argument(
+        "--only", choices=("matching", "scale", "rules", "kernel"), help="run one part only"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best is shown)")
     parser.add_argument(
         "--matching-timeout", type=float, default=600.0, help="seconds before matching is cut"
@@ -394,6 +437,11 @@ def main(argv: list[str] | None = None) -> None:
             sizes = QUICK_SCALE_SIZES if args.quick else SCALE_SIZES
             print("## scale: `seats lottery run` end to end\n", flush=True)
             table = bench_scale(sizes, workdir, args.repeat)
+            print("\n" + "\n".join(table) + "\n", flush=True)
+        if args.only in (None, "kernel"):
+            sizes = QUICK_SCALE_SIZES if args.quick else SCALE_SIZES
+            print("## the kernel against a textbook reference kernel\n", flush=True)
+            table = bench_kernel(sizes, workdir, max(args.repeat, 5))
             print("\n" + "\n".join(table) + "\n", flush=True)
         if args.only in (None, "rules"):
             sizes = QUICK_SCALE_SIZES if args.quick else SCALE_SIZES[-1:]

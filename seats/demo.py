@@ -79,9 +79,9 @@ def compiling_note(module, what: str, seconds: int) -> str | None:
     import os
 
     path = Path(module.__file__)
-    folder = Path(os.environ["NUMBA_CACHE_DIR"]) if os.environ.get("NUMBA_CACHE_DIR") else None
-    places = [path.parent / "__pycache__"] + ([folder] if folder else [])
-    cached = any(any(place.rglob(f"{path.stem}.*.nbi")) for place in places if place.is_dir())
+    # numba caches beside the module, or only in NUMBA_CACHE_DIR when that is set
+    place = Path(os.environ.get("NUMBA_CACHE_DIR") or path.parent / "__pycache__")
+    cached = place.is_dir() and any(place.rglob(f"{path.stem}.*.nbi"))
     return None if cached else COMPILING.format(what=what, seconds=seconds)
 
 

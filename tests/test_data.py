@@ -281,3 +281,14 @@ def test_absurd_numbers_are_reported_not_crashed_on(district_copy):
     assert code == 2
     assert "schools.csv:2: seats: 1e30 is too large" in out
     assert "schools.csv:3: seats: 9223372036854775807 is too large" in out
+
+
+def test_unknown_references_in_communities_and_catchments(district_copy):
+    _rewrite(district_copy / "communities.csv", lambda rows: rows[2].__setitem__(1, "Z77"))
+    _rewrite(district_copy / "catchments.csv", lambda rows: rows[1].__setitem__(1, "C999"))
+    _rewrite(district_copy / "catchments.csv", lambda rows: rows[2].__setitem__(0, "P999"))
+    code, out = _check(district_copy)
+    assert code == 2
+    assert "communities.csv:3: zone_id: unknown zone 'Z77'" in out
+    assert "catchments.csv:2: community_id: unknown community 'C999'" in out
+    assert "catchments.csv:3: school_id: unknown school 'P999'" in out

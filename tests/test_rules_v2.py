@@ -440,6 +440,7 @@ def test_policy_naming_an_absent_column_is_refused(tmp_path):
     case = _base_case()
     case["policy"] += 'order_by = "years_of_insurance"\n'
     _refused(tmp_path, case, "names the column 'years_of_insurance'")
+    _refused(tmp_path, case, "policy.toml:5: column 13: tier 't' names the column")  # where
 
 
 def test_family_members_with_different_choices_are_refused(tmp_path):

@@ -196,11 +196,13 @@ def _write_outputs(out: Path, cohort: Cohort, outcomes: list[SchoolOutcome]) -> 
 
 def plot_composition(path: Path, figures: list[ClassFigures]) -> None:
     """Per class: girls and boys stacked, special-needs and migrant pupils below; schools are
-    separated by a gap and labelled once. Line collections keep a district-wide chart fast."""
+    separated by a gap and labelled once. Bars are a class wide whatever the number of
+    classes, pupil counts are whole numbers on the axes, and the four colours are far apart."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     x, ticks, tick_labels = [], [], []
     position = 0.0
@@ -216,31 +218,20 @@ def plot_composition(path: Path, figures: list[ClassFigures]) -> None:
     girls = np.array([f.girls for f in figures])
     size = np.array([f.size for f in figures])
     width = min(max(6.0, 0.06 * len(figures) + 3.0), 40.0)
-    bar = max(0.6, 300.0 / max(len(figures), 1))  # points, so bars stay visible when many
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(width, 6.0), sharex=True)
-    top.vlines(x, 0, girls, colors="#d95f02", linewidth=bar, label="girls")
-    top.vlines(x, girls, size, colors="#1b9e77", linewidth=bar, label="boys")
+    top.bar(x, girls, width=0.85, color="#d95f02", label="girls", linewidth=0)
+    top.bar(x, size - girls, bottom=girls, width=0.85, color="#1b9e77", label="boys", linewidth=0)
     top.set_ylabel("pupils")
-    top.set_title("Class composition: girls and boys per class")
+    top.set_title(f"Class composition: girls and boys in each of the {len(figures)} classes")
     top.legend(loc="lower right", fontsize=8)
-    bottom.vlines(
-        x - 0.2,
-        0,
-        [f.special_needs for f in figures],
-        colors="#7570b3",
-        linewidth=bar / 2,
-        label="special needs",
-    )
-    bottom.vlines(
-        x + 0.2,
-        0,
-        [f.migrant for f in figures],
-        colors="#e7298a",
-        linewidth=bar / 2,
-        label="migrant",
-    )
+    special = [f.special_needs for f in figures]
+    migrant = [f.migrant for f in figures]
+    bottom.bar(x - 0.21, special, width=0.42, color="#7570b3", label="special needs", linewidth=0)
+    bottom.bar(x + 0.21, migrant, width=0.42, color="#e6ab02", label="migrant", linewidth=0)
     bottom.set_ylabel("pupils")
     bottom.legend(loc="upper right", fontsize=8)
+    for axis in (top, bottom):
+        axis.yaxis.set_major_locator(MaxNLocator(integer=True))  # no half pupils
     bottom.set_xticks(ticks)
     bottom.set_xticklabels(tick_labels, rotation=90, fontsize=7)
     bottom.set_xlim(-1.0, position)

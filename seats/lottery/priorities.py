@@ -17,7 +17,7 @@ import numpy as np
 
 from seats.lottery.numbers import _rank_digests, multiple_digests, single_digests
 from seats.lottery.policy import Conditions
-from seats.lottery.problem import Lottery, Units, first_entry_of_unit, units_of
+from seats.lottery.problem import Lottery, Units, family_entries, units_of
 
 
 def _codes(values: list[str], vocabulary: dict[str, int]) -> np.ndarray:
@@ -176,18 +176,22 @@ def priorities(lottery: Lottery) -> Priorities:
     number_of_rank[number_rank if entry_digest is not None else applicant_rank] = np.arange(
         n_numbers
     )
-    units = units_of(lottery)
-    lead = first_entry_of_unit(lottery, units)  # the unit's entry every member entry joins
+    units = lottery.units if lottery.units is not None else units_of(lottery)
+    # family members' entries and the first member's entry they join (singles: none)
+    family, lead = family_entries(lottery, units)
+
+    def per_unit(values: np.ndarray, reduce) -> np.ndarray:
+        """The unit's value at each entry: reduced over its members' entries there."""
+        if not len(family):
+            return values
+        out = values.copy()
+        reduce.at(out, lead, values[family])
+        out[family] = out[lead]
+        return out
 
     # The unit's tier (best), number (smallest) and order_by value (largest) at each school.
-    unit_tier = tier.copy()
-    unit_number = number_rank.copy()
-    family = units.size[units.of[facts.app]] > 1
-    if family.any():
-        np.minimum.at(unit_tier, lead[family], tier[family])
-        np.minimum.at(unit_number, lead[family], number_rank[family])
-        unit_tier = unit_tier[lead]
-        unit_number = unit_number[lead]
+    unit_tier = per_unit(tier, np.minimum)
+    unit_number = per_unit(number_rank, np.minimum)
     unit_order = np.full(len(tier), -1, dtype=np.int64)
     order_span = 1
     if lottery.order_values:
@@ -198,9 +202,7 @@ def priorities(lottery: Lottery) -> Priorities:
                     continue
                 at = (school_list == k) & (unit_tier == t)
                 unit_order[at] = lottery.order_values[one.order_by][facts.app[at]]
-        if family.any():
-            np.maximum.at(unit_order, lead[family], unit_order[family])
-            unit_order = unit_order[lead]
+        unit_order = per_unit(unit_order, np.maximum)
         order_span = int(max(v.max(initial=-1) for v in lottery.order_values.values())) + 2
     # larger order values first: component order_span - 1 - (rank + 1), the empty value last
     order_part = np.where(unit_order >= 0, order_span - 2 - unit_order, order_span - 1)
@@ -217,10 +219,8 @@ def priorities(lottery: Lottery) -> Priorities:
         for r, reserve in enumerate(policy.reserves):
             at_school = lottery.reserve_seats[facts.school, r] > 0
             member_mask |= facts.holds(reserve.conditions, at_school).astype(np.int64) << r
-        reserve_mask = member_mask.copy()
-        if family.any():  # a unit meets a reserve's conditions only if every member does
-            np.bitwise_and.at(reserve_mask, lead[family], member_mask[family])
-            reserve_mask = reserve_mask[lead]
+        # a unit meets a reserve's conditions only if every member does
+        reserve_mask = per_unit(member_mask, np.bitwise_and)
     return Priorities(
         tier,
         key,

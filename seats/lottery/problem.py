@@ -6,8 +6,10 @@ Every check that the draw depends on runs here, so that ``lottery commit`` (whic
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +54,7 @@ class Lottery:
     reserve_seats: np.ndarray | None = None
     # per applicant: the order_by columns as exact ranks (column -> int64 array; -1 = empty)
     order_values: dict[str, np.ndarray] | None = None
+    units: Units | None = None  # the units applicants apply as (after eligibility)
 
     @property
     def entry_applicant(self) -> np.ndarray:
@@ -110,13 +113,23 @@ def units_of(lottery: Lottery) -> Units:
     return Units(of.astype(np.int64), size, eligible[leaders], leaders.astype(np.int64))
 
 
-def first_entry_of_unit(lottery: Lottery, units: Units) -> np.ndarray:
-    """For every entry, the matching entry (same offset) of its unit's first member: members
-    of a family have identical lists, so this is where their entries meet."""
-    ptr = lottery.applicants.choice_ptr
-    app = lottery.entry_applicant
-    offset = np.arange(ptr[-1], dtype=np.int64) - ptr[app]
-    return ptr[units.first[units.of[app]]] + offset
+def family_entries(lottery: Lottery, units: Units) -> tuple[np.ndarray, np.ndarray]:
+    """(entries, leads): every entry of an applicant in a family of two or more, and the
+    matching entry (same offset) of its unit's first member. Members of a family have
+    identical lists, so that is where their entries meet; singles need nothing."""
+    apps = lottery.applicants
+    in_family = np.flatnonzero(units.size[units.of] > 1)
+    if not len(in_family):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    ptr = apps.choice_ptr
+    lengths = ptr[in_family + 1] - ptr[in_family]
+    starts = np.repeat(ptr[in_family], lengths)
+    offset = np.arange(lengths.sum(), dtype=np.int64) - np.repeat(
+        np.cumsum(lengths) - lengths, lengths
+    )
+    first = np.repeat(ptr[units.first[units.of[in_family]]], lengths)
+    return starts + offset, first + offset
 
 
 def expand_groups(lottery: Lottery) -> None:
@@ -138,15 +151,14 @@ def expand_groups(lottery: Lottery) -> None:
     )
     number = np.zeros(len(app), dtype=np.int64)
     number[grouped] = _rank_digests(digests) + 1
-    units = units_of(lottery)
-    lead = first_entry_of_unit(lottery, units)
-    family = grouped[units.size[units.of[app[grouped]]] > 1]
-    if len(family):
+    entries, leads = family_entries(lottery, lottery.units or units_of(lottery))
+    if len(entries):  # a family expands by the smallest of its members' numbers
         smallest = number.copy()
-        np.minimum.at(smallest, lead[family], number[family])
-        number[family] = smallest[lead[family]]
-    order = np.lexsort((number, group))
-    apps.choice_school = apps.choice_school[order]
+        np.minimum.at(smallest, leads, number[entries])
+        number[entries] = smallest[leads]
+    # Only the grouped entries move, inside their own position: sort that subset alone.
+    order = np.lexsort((number[grouped], group[grouped]))
+    apps.choice_school[grouped] = apps.choice_school[grouped][order]
 
 
 def select_level(table: Table, level: str, column: str = "level") -> Table:
@@ -280,12 +292,24 @@ def load_lottery(
     if applicant_table.header and school_table.header:
         _check_rules(lottery, school_table, applicant_table, policy_path, problems)
     problems.raise_if_any()
+    lottery.units = units_of(lottery)
     expand_groups(lottery)
     return lottery
 
 
-def _policy_problem(policy_path, message: str) -> Problem:
-    return Problem(str(policy_path or "policy"), None, None, message)
+def _policy_problem(policy_path, message: str, needle: str) -> Problem:
+    """A problem of the policy file, at the first line where `needle` (a column name or a key)
+    is written, so that it reads file:line: column N."""
+    name = str(policy_path or "policy")
+    if policy_path is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            text = Path(policy_path).read_bytes().decode("utf-8-sig")
+            pattern = re.compile(rf"(?<![\w-]){re.escape(needle)}(?![\w-])")
+            for number, line in enumerate(text.splitlines(), start=1):
+                found = pattern.search(line.split("#")[0])
+                if found:
+                    return Problem(name, number, f"column {found.start() + 1}", message)
+    return Problem(name, None, None, message)
 
 
 def _check_rules(lottery: Lottery, school_table: Table, table: Table, policy_path, problems):
@@ -298,6 +322,7 @@ def _check_rules(lottery: Lottery, school_table: Table, table: Table, policy_pat
                 _policy_problem(
                     policy_path,
                     f"{where} names the column '{column}', which {table.name} does not have",
+                    column,
                 )
             )
     if policy.needs_catchments and lottery.catchments is None:
@@ -305,6 +330,7 @@ def _check_rules(lottery: Lottery, school_table: Table, table: Table, policy_pat
             _policy_problem(
                 policy_path,
                 "the policy uses in_catchment but no catchments file is given (--catchments)",
+                "in_catchment",
             )
         )
     for column in {c for r in policy.school_rules for c, _ in r.match} | {
@@ -315,6 +341,7 @@ def _check_rules(lottery: Lottery, school_table: Table, table: Table, policy_pat
                 _policy_problem(
                     policy_path,
                     f"a match names the column '{column}', which {school_table.name} does not have",
+                    column,
                 )
             )
     if problems:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import gc
 import io
 import re
 import shutil
@@ -35,6 +36,7 @@ ASSIGNMENT_COLUMNS = [
     "applicant_id",
     "status",
     "school_id",
+    "school_name",
     "choice_rank",
     "tier",
     "lottery_number",
@@ -131,10 +133,12 @@ def write_results(out: Path, result: Draw) -> dict[str, int]:
         ],
     )
 
+    school_names = schools.table.text("name", required=False)
     counts[SCHOOL_RESULTS] = write_csv(
         out / SCHOOL_RESULTS,
         [
             "school_id",
+            "name",
             "seats",
             "applicants",
             "first_choices",
@@ -151,6 +155,7 @@ def write_results(out: Path, result: Draw) -> dict[str, int]:
         (
             [
                 r.school_id,
+                school_names[k],
                 r.seats,
                 r.applicants,
                 r.first_choices,
@@ -164,7 +169,7 @@ def write_results(out: Path, result: Draw) -> dict[str, int]:
                 *r.reserve_filled,
                 r.excess,
             ]
-            for r in result.results
+            for k, r in enumerate(result.results)
         ),
     )
     return counts
@@ -208,7 +213,8 @@ def _csv_special() -> re.Pattern:
 
 
 def _assignment_columns(result: Draw) -> list[list[str]]:
-    """Columns status .. reason of assignments.csv (ASSIGNMENT_COLUMNS after applicant_id).
+    """Columns status .. reason of assignments.csv (ASSIGNMENT_COLUMNS after applicant_id);
+    school_name from the schools file's ``name`` column where it has one.
 
     Placed: the school, 1-based rank in the expanded choice list, the unit's tier and reserve
     there, and the applicant's own lottery number at that school (tie-break form). Everyone
@@ -256,7 +262,9 @@ def _assignment_columns(result: Draw) -> list[list[str]]:
     assigned = allocation.status == ASSIGNED
     distance[assigned] = [f"{d:.3f}" for d in allocation.distance[assigned].tolist()]
     reason = np.array(lottery.reason if lottery.reason is not None else [""] * n, dtype=object)
-    columns = (allocation.status, school, rank, tier, number, reserve, distance, reason)
+    names = lottery.schools.table.text("name", required=False)
+    name = np.array([*names, ""], dtype=object)[allocation.school]  # -1 -> ""
+    columns = (allocation.status, school, name, rank, tier, number, reserve, distance, reason)
     return [column.tolist() for column in columns]
 
 
@@ -326,7 +334,14 @@ def run_lottery(
     protect = [Path(p) for p in (*paths.values(), commitment_path) if p is not None]
     check_output_folder(Path(out_dir), force, protect)
     lottery = load_from(paths, seed_of(options), options)
-    result = draw(lottery, options.fallback)
+    # The tables' rows (one list each) are alive until the end: keep the collector from
+    # walking them again and again while the draw allocates (a full collection over a
+    # national file's rows costs about half a second each time).
+    gc.freeze()
+    try:
+        result = draw(lottery, options.fallback)
+    finally:
+        gc.unfreeze()
 
     with staged_output(out_dir, force, protect) as out:
         inputs = out / INPUTS

@@ -399,6 +399,7 @@ class Results:
     district: District | None = None
     enrolment: Enrolment | None = None
     tables: dict | None = None  # school_tables, computed once
+    encoding: str | None = None  # of the district's files (teachers.csv is read for indicators)
 
 
 def _add_sums(total: Batch, part: Batch) -> None:
@@ -604,7 +605,9 @@ def indicator_values(results: Results) -> dict[str, np.ndarray]:
     inclusive_kg = open_kg & (m.sector <= 1)
     by_kg = inclusive_kg.sum(axis=1) / np.maximum(open_kg.sum(axis=1), 1)
     d = results.district
-    teachers_2020, trained_2020 = _kindergarten_teachers(d) if d is not None else (0, 0)
+    teachers_2020, trained_2020 = (
+        _kindergarten_teachers(d, results.encoding) if d is not None else (0, 0)
+    )
     classes_2020 = _classes_2020(m)
     trained = trained_share(
         level_totals(results, "classes")[:, 0], teachers_2020, trained_2020, classes_2020,
@@ -627,13 +630,13 @@ def _classes_2020(m: CohortModel) -> float:
     return float(np.ceil(n / m.caps[kg, :3]).sum())
 
 
-def _kindergarten_teachers(district: District) -> tuple[int, int]:
+def _kindergarten_teachers(district: District, encoding: str | None = None) -> tuple[int, int]:
     """Kindergarten teachers and those with preschool_trained = 1 in teachers.csv, or (0, 0)."""
     path = find_table(district.folder, "teachers")
     if path is None:
         return 0, 0
     problems = Problems()
-    table = read_table(path, problems)
+    table = read_table(path, problems, encoding=encoding)
     problems.raise_if_any()
     if not table.has("preschool_trained"):
         return 0, 0
@@ -668,7 +671,7 @@ def baseline_values(results: Results) -> dict[str, float | None]:
     junior = np.array([str(x) == "junior" for x in s.level])
     g9 = e.pupils[junior, t, 2].sum()
     g7 = e.pupils[junior, t - 2, 0].sum() if t >= 2 else 0
-    teachers, trained = _kindergarten_teachers(d)
+    teachers, trained = _kindergarten_teachers(d, results.encoding)
     return {
         "gross_kindergarten_enrolment": total / population if population else None,
         "inclusive_share_children": pupils[kg & np.isin(sector, INCLUSIVE)].sum() / total,
@@ -1225,6 +1228,7 @@ def forecast(
     ratios: StaffRatios | None = None,
     enrolment: Enrolment | None = None,
     resample: bool = True,
+    encoding: str | None = None,
 ) -> Results:
     """The forecast without files."""
     enrolment = enrolment if enrolment is not None else load_enrolment(district)
@@ -1234,6 +1238,7 @@ def forecast(
     results.ratios = ratios or StaffRatios()
     results.district = district
     results.enrolment = enrolment
+    results.encoding = encoding
     return results
 
 
@@ -1290,6 +1295,7 @@ def run_forecast(
         ratios = StaffRatios().with_overrides(list(ratios or []))
     district = load_district(folder, encoding=encoding)
     enrolment = load_enrolment(district, encoding=encoding)
+    _kindergarten_teachers(district, encoding)  # bad preschool_trained: fail before the work
     notes = []
     if plan_path is None:
         found = sorted(Path(district.folder).glob("plan_*.csv"))
@@ -1299,7 +1305,7 @@ def run_forecast(
     plan = read_plan(plan_path, district, encoding=encoding) if plan_path is not None else None
     results = forecast(
         district, years=years, runs=runs, seed=seed, plan=plan, dask=dask, progress=progress,
-        ratios=ratios, enrolment=enrolment,
+        ratios=ratios, enrolment=enrolment, encoding=encoding,
     )  # fmt: skip
     summary = ForecastSummary(out_dir, results, notes=notes)
     with staged_output(out_dir, force) as stage:

@@ -509,6 +509,8 @@ def forecast(folder, years, runs, seed, plan_path, dask, out_dir, force, ratios,
             )
         except RuntimeError as err:  # e.g. --dask without the dask extra installed
             raise click.ClickException(str(err)) from err
+        except ValueError as err:  # years the enrolment history cannot start from
+            raise click.BadParameter(str(err), param_hint="--years") from err
     click.echo(summary.render())
 
 

@@ -114,7 +114,11 @@ def read_enrolment(district: District, problems: Problems, *, encoding=None) -> 
             continue
         seen[key] = line
         rows.append((k, int(year), GRADES[level].index(grade), int(n)))
-    if problems or not rows:
+    if not rows and not problems:
+        problems.add(table.name, None, None, "has no rows: pupils on roll by school and grade")
+    if rows and len({r[1] for r in rows}) < 2:
+        problems.add(table.name, None, "year", "needs at least two years to estimate the ratios")
+    if problems:
         return None
     span = np.arange(min(r[1] for r in rows), max(r[1] for r in rows) + 1)
     out = np.zeros((len(schools), len(span), MAX_GRADES), dtype=np.int64)

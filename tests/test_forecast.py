@@ -341,6 +341,30 @@ def test_bad_enrolment_names_file_line_and_column(district_copy):
     assert not (district_copy.parent / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("", "enrolment.csv: has no rows"),
+        ("K001,2020,K1,12\n", "enrolment.csv: year: needs at least two years"),
+    ],
+)
+def test_enrolment_without_history_exits_2(district_copy, body, expected):
+    from conftest import run_cli
+
+    (district_copy / "enrolment.csv").write_text("school_id,year,grade,pupils\n" + body)
+    result = run_cli("forecast", district_copy, "--runs", "2", "--seed", "x", "--out",
+                     district_copy.parent / "out")  # fmt: skip
+    assert result.exit_code == 2 and expected in result.output
+
+
+def test_years_the_history_cannot_start_exit_2(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli("forecast", "--years", "2022-2030", "--runs", "2", "--seed", "x", "--out",
+                     tmp_path / "o")  # fmt: skip
+    assert result.exit_code == 2 and "the year after 2020" in result.output
+
+
 def test_bad_ratio_exits_2(tmp_path):
     from conftest import run_cli
 

@@ -465,12 +465,55 @@ def _narrow(values: np.ndarray) -> np.ndarray:
     return values
 
 
+SPARSE_ARRAYS = ("unmet", "outside", "dist_sum")  # mostly zeros: sent as (positions, values)
+
+
+@dataclass(frozen=True)
+class Sparse:
+    shape: tuple[int, ...]
+    dtype: str
+    at: np.ndarray  # flat positions of the non-zeros
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> Sparse:
+        flat = values.ravel()
+        at = np.flatnonzero(flat)
+        return cls(values.shape, values.dtype.str, _narrow(at.astype(np.int64)), flat[at])
+
+    def dense(self) -> np.ndarray:
+        out = np.zeros(int(np.prod(self.shape)), dtype=np.dtype(self.dtype))
+        out[self.at] = self.values
+        return out.reshape(self.shape)
+
+
 def _dask_batch(model, chance, root, start, stop, threads) -> Batch:
-    """simulate_batch on a worker, its integer arrays narrowed for the trip (_narrow)."""
+    """simulate_batch on a worker, made small for the trip, exactly: integer arrays narrowed
+    (_narrow), the mostly-zero arrays as Sparse, and births without the recorded years (the
+    same in every replication; _widen puts them back)."""
     b = simulate_batch(model, chance, root, start, stop, threads)
     for name in BATCH_ARRAYS:
         setattr(b, name, _narrow(getattr(b, name)))
+    for name in SPARSE_ARRAYS:
+        setattr(b, name, Sparse.of(getattr(b, name)))
+    known = min(len(model.births_known), b.births.shape[1])
+    b.births = np.ascontiguousarray(b.births[:, known:])
     return b
+
+
+def _widen(model: CohortModel, part: Batch, rows: Batch) -> None:
+    """Copy a Dask part into its rows of the run's arrays (the inverse of _dask_batch)."""
+    for name in BATCH_ARRAYS:
+        value = getattr(part, name)
+        target = getattr(rows, name)
+        if name == "births":
+            known = min(len(model.births_known), target.shape[1])
+            target[:, :known] = model.births_known[None, :known, :]
+            np.copyto(target[:, known:], value)
+        elif isinstance(value, Sparse):
+            np.copyto(target, value.dense())
+        else:
+            np.copyto(target, value)
 
 
 def _simulate_dask(address, inputs, chance, root, spans, progress, threads, out: Batch):
@@ -504,8 +547,7 @@ def _simulate_dask(address, inputs, chance, root, spans, progress, threads, out:
             part = future.result()
             future.release()  # the worker frees its copy now, not at the end of the run
             rows = _rows(out, part.start, part.start + len(part.births))
-            for name in BATCH_ARRAYS:
-                np.copyto(getattr(rows, name), getattr(part, name))
+            _widen(inputs, part, rows)
             _add_sums(out, part)
             sums.append(
                 Batch(part.start, *[None] * len(BATCH_ARRAYS), chance_sums=part.chance_sums)

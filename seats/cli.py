@@ -238,6 +238,7 @@ def lottery_run(
     click.echo(f"种子 seed: {seed_of(options)}")
     if commitment_path is not None:
         click.echo(f"输入与承诺一致 the inputs match the commitment {commitment_path}")
+    click.echo(f"审计日志末条哈希（派位后公布）audit log head, publish it: {summary.head}")
 
 
 @lottery.command("commit")
@@ -291,13 +292,14 @@ def lottery_commit(
     )
     options = {"level": level, "sector": sector, "fallback": fallback, "encoding": encoding}
     commitment = commit_lottery(paths, seed_source, options, secret_path=secret_path)
-    write_commitment(commitment, out_path, force=force)
+    digest = write_commitment(commitment, out_path, force=force, protect=list(paths.values()))
     click.echo(f"承诺文件 commitment -> {out_path}（派位前公布 publish it before the draw）")
     for role, entry in commitment["inputs"].items():
         click.echo(f"  {role:<10} {entry['sha256']}  {entry['file']}")
     if "district_secret_sha256" in commitment:
         click.echo(f"  {'secret':<10} {commitment['district_secret_sha256']}  (SHA-256 only)")
     click.echo(f"种子来源 seed source: {commitment['seed_source']}")
+    click.echo(f"承诺文件的 SHA-256（派位前公布 publish before the draw）: {digest}")
 
 
 @lottery.command("codes")
@@ -348,11 +350,12 @@ def lottery_publish(run_dir: Path, secret_path: Path, out_dir: Path, force: bool
 @click.option(
     "--out", "out_pdf", required=True, type=click.Path(path_type=Path), help="The PDF to write."
 )
-def report(run_dir: Path, out_pdf: Path) -> None:
+@click.option("--force", is_flag=True, help="Replace an existing report PDF.")
+def report(run_dir: Path, out_pdf: Path, force: bool) -> None:
     """The supervisor's report (PDF): digests, per-school results, charts, how to verify."""
     from seats.supervision.report import write_report
 
-    click.echo(write_report(run_dir, out_pdf).render())
+    click.echo(write_report(run_dir, out_pdf, force=force).render())
 
 
 @cli.command()
@@ -631,11 +634,21 @@ def audit() -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder holding the input files (found by digest) when the run has no copy.",
 )
-def audit_verify(run_dir: Path, inputs_dir: Path | None) -> None:
+@click.option(
+    "--commitment",
+    "published",
+    metavar="FILE|SHA256",
+    help="The commitment published before the draw (its file or SHA-256): the run's must be it.",
+)
+@click.option("--seed-source", help="The seed source published before the draw.")
+@click.option("--head", help="The audit log head published after the draw (the run printed it).")
+def audit_verify(run_dir: Path, inputs_dir: Path | None, published, seed_source, head) -> None:
     """Check the chain, the digests, and that re-running gives byte-identical outputs."""
     from seats.supervision.verify import verify_run
 
-    report = verify_run(run_dir, inputs_dir=inputs_dir)
+    report = verify_run(
+        run_dir, inputs_dir=inputs_dir, commitment=published, seed_source=seed_source, head=head
+    )
     for line in report.notes:
         click.echo(line)
     if report.problems:

@@ -174,7 +174,7 @@ def run_demo(
             out_dir / name, out_dir / f"{name}_public", secret_path=secret, force=force
         )
         echo(published.render())
-        echo(write_report(out_dir / name, out_dir / f"{name}_report.pdf").render())
+        echo(write_report(out_dir / name, out_dir / f"{name}_report.pdf", force=force).render())
     echo("== supervision: re-running every draw from its folder ==")
     for name in [*summaries, "classes_2021", "teachers_2021"]:
         report = verify_run(out_dir / name)

@@ -1332,7 +1332,8 @@ def run_forecast(
     plan's three public kindergartens a year) is used when there is one.
     `progress(n)` is called after every n replications done (of `runs`)."""
     out_dir = Path(out_dir)
-    check_output_folder(out_dir, force)
+    protect = [Path(folder), plan_path]  # never an input's folder
+    check_output_folder(out_dir, force, protect)
     if not isinstance(ratios, StaffRatios):
         ratios = StaffRatios().with_overrides(list(ratios or []))
     district = load_district(folder, encoding=encoding)
@@ -1350,6 +1351,6 @@ def run_forecast(
         ratios=ratios, enrolment=enrolment, encoding=encoding,
     )  # fmt: skip
     summary = ForecastSummary(out_dir, results, notes=notes)
-    with staged_output(out_dir, force) as stage:
+    with staged_output(out_dir, force, protect) as stage:
         summary.files = write_outputs(results, stage)
     return summary

@@ -881,7 +881,8 @@ def run_gap(
     from sim.gap_plots import plot_bars, plot_map  # matplotlib is slow to import
 
     out_dir = Path(out_dir)
-    check_output_folder(out_dir, force)  # before any work, so a refusal is immediate
+    protect = [Path(folder), demand_path, plan_path]  # never an input's folder
+    check_output_folder(out_dir, force, protect)  # before any work, so a refusal is immediate
     district = load_district(folder, encoding=encoding)
     demand = None
     demand_name = ""
@@ -901,7 +902,7 @@ def run_gap(
         walk_km=walk_km,
     )
     summary.out_dir = out_dir
-    with staged_output(out_dir, force) as stage:
+    with staged_output(out_dir, force, protect) as stage:
         tables = [
             ("gap_zones.csv", ZONE_HEADER, zone_rows),
             ("gap_schools.csv", SCHOOL_HEADER, school_rows),

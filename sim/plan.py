@@ -83,7 +83,7 @@ def read_plan(path, district: District, *, encoding: str | None = None) -> Plan:
     zone_ids = table.text("zone_id", required=False)
     seats = table.ints("seats", minimum=1, required=False)
     seats_text = table.text("seats", required=False)
-    years = table.ints("year", minimum=1900, required=False)
+    years = table.ints("year", minimum=1900, maximum=2200, required=False)
     group_ids = table.text("group_id", required=False)
     xs = _optional_floats(table, "x_km")
     ys = _optional_floats(table, "y_km")

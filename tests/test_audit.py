@@ -173,11 +173,11 @@ def test_consistent_forgery_is_caught_by_the_rerun(run_copy):
     from seats.io.audit import GENESIS, canonical_json
 
     assignments = run_copy / "assignments.csv"
-    rows = assignments.read_text(encoding="utf-8").splitlines()
+    rows = assignments.read_text(encoding="utf-8-sig").splitlines()
     first, second = rows[1].split(","), rows[2].split(",")
     first[2], second[2] = second[2], first[2]  # swap two children's schools
     rows[1], rows[2] = ",".join(first), ",".join(second)
-    assignments.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assignments.write_text("\n".join(rows) + "\n", encoding="utf-8-sig")
     log = run_copy / "audit.jsonl"
     records = [json.loads(line) for line in _lines(log)]
     prev, lines = GENESIS, []
@@ -301,7 +301,7 @@ def test_recompute_command_gives_the_lottery_number():
 
 
 def _rows(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -312,10 +312,10 @@ def test_explain_agrees_with_waitlists_and_cutoffs(tmp_path, mechanism):
     position is the one in waitlists.csv."""
     # 1,500 applicants for a quarter of the seats: many schools are oversubscribed.
     applicants = tmp_path / "applicants.csv"
-    lines = KINDERGARTEN.read_text(encoding="utf-8").splitlines()[:1501]
+    lines = KINDERGARTEN.read_text(encoding="utf-8-sig").splitlines()[:1501]
     applicants.write_text("\n".join(lines) + "\n", encoding="utf-8")
     schools = tmp_path / "schools.csv"
-    with SCHOOLS.open(encoding="utf-8", newline="") as handle:
+    with SCHOOLS.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
     seats = rows[0].index("seats")
     for row in rows[1:]:
@@ -464,7 +464,7 @@ def test_explain_multiple_tie_break_command_gives_the_placed_number(tmp_path):
         pytest.skip("sha256sum is not installed")
     policy = tmp_path / "p.toml"
     policy.write_text(
-        PRIMARY_POLICY.read_text(encoding="utf-8").replace(
+        PRIMARY_POLICY.read_text(encoding="utf-8-sig").replace(
             'tie_break = "single"', 'tie_break = "multiple"'
         ),
         encoding="utf-8",

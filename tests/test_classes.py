@@ -43,7 +43,7 @@ def write_rows(path: Path, header: list[str], rows: list[list]) -> Path:
 
 
 def read_rows(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         return list(csv.DictReader(handle))
 
 

@@ -125,7 +125,7 @@ def test_default_folder_is_the_embedded_dataset():
 
 
 def _rewrite(path: Path, edit) -> None:
-    rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
+    rows = list(csv.reader(path.open(encoding="utf-8-sig", newline="")))
     edit(rows)
     with path.open("w", encoding="utf-8", newline="") as handle:
         csv.writer(handle, lineterminator="\n").writerows(rows)
@@ -183,17 +183,24 @@ def test_bom_is_accepted(district_copy):
     assert _check(district_copy)[0] == 0
 
 
-def test_gbk_needs_encoding_option(district_copy):
+def test_gbk_is_detected_per_file(district_copy):
+    """UTF-8 (with or without BOM) else GB18030, file by file; --encoding still overrides."""
     path = district_copy / "schools.csv"
-    path.write_bytes(path.read_text(encoding="utf-8").encode("gbk"))
-    code, out = _check(district_copy)
-    assert code == 2
-    assert "schools.csv:2:" in out and "--encoding gbk" in out
+    path.write_bytes(path.read_text(encoding="utf-8-sig").encode("gbk"))
+    assert _check(district_copy)[0] == 0  # schools in GBK beside the other files in UTF-8
     # The other files are plain ASCII/UTF-8 Chinese; convert them all to read with --encoding gbk.
     for other in district_copy.glob("*.csv"):
         if other != path:
-            other.write_bytes(other.read_text(encoding="utf-8").encode("gbk"))
+            other.write_bytes(other.read_text(encoding="utf-8-sig").encode("gbk"))
     assert _check(district_copy, "--encoding", "gbk")[0] == 0
+
+
+def test_neither_utf8_nor_gb18030_is_refused_with_its_line(district_copy):
+    path = district_copy / "zones.csv"
+    path.write_bytes(path.read_bytes() + b"Z99,\xff\xfe\x80,street,1,1,1\n")
+    code, out = _check(district_copy)
+    assert code == 2
+    assert "zones.csv:15: byte 0xff" in out and "--encoding" in out
 
 
 def test_empty_file(district_copy):
@@ -205,7 +212,7 @@ def test_empty_file(district_copy):
 
 def test_wrong_field_count(district_copy):
     path = district_copy / "zones.csv"
-    path.write_text(path.read_text(encoding="utf-8") + "Z14,extra\n", encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8-sig") + "Z14,extra\n", encoding="utf-8")
     code, out = _check(district_copy)
     assert code == 2
     assert "zones.csv:15: has 2 fields but the header has 6" in out
@@ -214,7 +221,7 @@ def test_wrong_field_count(district_copy):
 def test_xlsx_is_accepted_and_checked(district_copy):
     openpyxl = pytest.importorskip("openpyxl")
     source = district_copy / "schools.csv"
-    rows = list(csv.reader(source.open(encoding="utf-8", newline="")))
+    rows = list(csv.reader(source.open(encoding="utf-8-sig", newline="")))
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     for row in rows:
@@ -242,7 +249,7 @@ def test_xlsx_is_accepted_and_checked(district_copy):
 def test_bad_policy_in_folder(district_copy):
     path = district_copy / "policy_primary.toml"
     path.write_text(
-        path.read_text(encoding="utf-8").replace("deferred_acceptance", "deffered_acceptance"),
+        path.read_text(encoding="utf-8-sig").replace("deferred_acceptance", "deffered_acceptance"),
         encoding="utf-8",
     )
     code, out = _check(district_copy)
@@ -279,7 +286,7 @@ def test_absurd_numbers_are_reported_not_crashed_on(district_copy):
     _rewrite(district_copy / "schools.csv", huge)
     code, out = _check(district_copy)
     assert code == 2
-    assert "schools.csv:2: seats: 1e30 is too large" in out
+    assert "schools.csv:2: seats: '1e30' is not a whole number (digits 0-9 only)" in out
     assert "schools.csv:3: seats: 9223372036854775807 is too large" in out
 
 

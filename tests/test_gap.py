@@ -391,7 +391,7 @@ def test_plan_without_required_columns(district, tmp_path):
 
 
 def read_rows(path):
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -400,7 +400,7 @@ def test_run_gap_writes_every_output(tmp_path):
     summary = run_gap(
         DATASET, level="kindergarten", year=2020, plan_path=PLAN, site_new=2, out_dir=out
     )
-    names = {p.name for p in out.iterdir()}
+    names = {p.name for p in out.iterdir() if p.name != ".seats-output"}
     assert names == {
         "gap_zones.csv",
         "gap_schools.csv",
@@ -474,11 +474,12 @@ def test_run_gap_is_all_or_nothing(tmp_path):
     (out / "keep.txt").write_text("x")
     with pytest.raises(FileExistsError):
         run_gap(DATASET, level="primary", out_dir=out)
+    (out / ".seats-output").write_text("")  # as if seats wrote it: --force may replace it
     bad = tmp_path / "plan.csv"
     bad.write_text("action,school_id\nclose,NOPE\n", encoding="utf-8")
     with pytest.raises(InputError):
         run_gap(DATASET, level="primary", plan_path=bad, out_dir=out, force=True)
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".seats-output", "keep.txt"]
 
 
 def test_synthetic_city_flows_are_valid(tmp_path):

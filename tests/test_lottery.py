@@ -35,7 +35,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def read_rows(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -139,7 +139,7 @@ def test_inputs_are_copied_and_audited(primary_run):
     inputs = primary_run / "inputs"
     assert (inputs / "applicants.csv").read_bytes() == PRIMARY.read_bytes()
     assert (inputs / "policy.toml").read_bytes() == PRIMARY_POLICY.read_bytes()
-    lines = (primary_run / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (primary_run / "audit.jsonl").read_text(encoding="utf-8-sig").splitlines()
     assert '"kind":"run"' in lines[0] and '"kind":"end"' in lines[-1]
 
 
@@ -299,8 +299,15 @@ def test_existing_folder_needs_force(primary_run, tmp_path):
     result = run(out)
     assert result.exit_code == 2 and "--force" in result.output
     assert (out / "keep.txt").exists()
-    assert run(out, "--force").exit_code == 0
-    assert not (out / "keep.txt").exists() and (out / "assignments.csv").exists()
+    # --force replaces only a folder that seats wrote (it left a marker there).
+    refused = run(out, "--force")
+    assert refused.exit_code == 2 and "not written by seats" in refused.output
+    assert (out / "keep.txt").exists()
+    ours = tmp_path / "ours"
+    assert run(ours).exit_code == 0
+    (ours / "extra.txt").write_text("x")
+    assert run(ours, "--force").exit_code == 0
+    assert not (ours / "extra.txt").exists() and (ours / "assignments.csv").exists()
 
 
 # --- bad input: file, line, column, exit 2, nothing written ---------------------------------------

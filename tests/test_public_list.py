@@ -113,7 +113,7 @@ def test_cutoffs_never_give_a_number():
     number = "3a" + "7" * 62
     zh, _en = public_cutoff("片区内居住证", number, 8100)
     assert "3a" in zh and number[:3] not in zh and "片区内居住证" in zh
-    assert public_cutoff("x", "", 8100)[0].startswith("未满额")
+    assert public_cutoff("x", "", 8100)[0].startswith("未录满")
 
 
 def test_publish_is_byte_reproducible(run_dir, published, secret_file, tmp_path):

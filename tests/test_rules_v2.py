@@ -188,7 +188,7 @@ def write_instance(folder: Path, case: dict) -> dict[str, Path]:
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -461,7 +461,7 @@ def test_a_group_naming_a_school_twice_or_an_unknown_school_is_refused(tmp_path)
 def test_reserves_larger_than_seats_are_refused(tmp_path):
     case = _base_case()
     case["policy"] += '[[reserves]]\nname = "r"\nseats = 2\nstaff = true\n'
-    _refused(tmp_path, case, "the reserves at 'S1' take 2 seats, more than its 1")
+    _refused(tmp_path, case, "policy.toml:5: column 3: the reserves take more seats than 1 school(s) have: 'S1' (2 > 1")
 
 
 def test_a_birth_date_that_is_not_a_date_is_refused_where_a_window_is_set(tmp_path):
@@ -683,3 +683,25 @@ def test_v1_rules_give_the_same_draw_through_the_unit_kernels(tmp_path, monkeypa
     cutoffs = [(r.cutoff_tier, r.cutoff_number) for r in v1.results]
     assert cutoffs == [(r.cutoff_tier, r.cutoff_number) for r in v2.results]
     assert sum(r.seats_left == 0 for r in v1.results) > 5  # oversubscribed schools decide
+
+
+def test_the_report_states_every_rule_of_the_policy(tmp_path):
+    """The page the notary signs shows the rules v2 that decided seats, not only v1's tiers."""
+    from pypdf import PdfReader
+
+    from seats.supervision.report import write_report
+
+    out, result = _district_run(tmp_path, "--level", "primary", "--fallback", "nearest")
+    assert result.exit_code == 0, result.output
+    report = write_report(out, tmp_path / "report.pdf")
+    first = PdfReader(report.out_pdf).pages[0].extract_text()
+    for words in (
+        "2014-09-01 .. 2015-08-31",  # the eligibility window
+        "at most 3 choices",
+        "catchment",  # in_catchment tiers
+        "larger residence_years first",  # order_by
+        "by lottery number alone",  # 公民同招 at private schools
+        "reserve",  # the 随班就读 reserve
+        "only into public schools",  # fallback_sectors
+    ):
+        assert words in " ".join(first.split()), words

@@ -75,7 +75,7 @@ def page(tmp_path_factory) -> tuple[Path, Path]:
 def _rows(path: Path) -> list[dict]:
     import csv
 
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 

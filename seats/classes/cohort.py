@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import difflib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +42,16 @@ class Cohort:
     file: str
     lines: list[int]
     skipped_requests: int = 0
+    # pupil -> (file, line) of the request row that set its together/apart/fixed request, when
+    # the requests came from a --requests file (errors about a request name that file).
+    request_at: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def where(self, i: int) -> tuple[str, int]:
+        """(file, line) of pupil i's request: the requests file's row, else the pupil's row."""
+        return self.request_at.get(i, (self.file, self.lines[i]))
 
     def who(self, i: int) -> str:
         return f"'{self.ids[i]}' (line {self.lines[i]})"
@@ -53,8 +61,11 @@ def _id_list(cell: str) -> list[str]:
     return [part.strip() for part in cell.split(LIST_SEPARATOR) if part.strip()] if cell else []
 
 
-def _read_requests(table: Table, index: dict[str, int], together, apart, fixed) -> None:
-    """Merge request columns of `table` (rows keyed by `index`) into the lists, in place."""
+def _read_requests(
+    table: Table, index: dict[str, int], together, apart, fixed, request_at=None
+) -> None:
+    """Merge request columns of `table` (rows keyed by `index`) into the lists, in place;
+    `request_at` (if given) records the row of each pupil's request."""
     problems = table.problems
     id_column = table.header[0] if table.header else "pupil_id"
     for column in ("pupil_id", "applicant_id"):
@@ -68,6 +79,8 @@ def _read_requests(table: Table, index: dict[str, int], together, apart, fixed) 
             if ids[i] not in index:
                 continue
             me = index[ids[i]]
+            if request_at is not None and cell:
+                request_at.setdefault(me, (table.name, table.lines[i]))
             for other in _id_list(cell):
                 if other == ids[i]:
                     problems.add(table.name, table.lines[i], column, "names the pupil itself")
@@ -78,6 +91,8 @@ def _read_requests(table: Table, index: dict[str, int], together, apart, fixed) 
     for i, present in enumerate(has_fixed):
         if present and ids[i] in index:
             me = index[ids[i]]
+            if request_at is not None:
+                request_at.setdefault(me, (table.name, table.lines[i]))
             number = int(fixed_cells[i])
             if fixed[me] and fixed[me] != number:
                 problems.add(
@@ -150,8 +165,11 @@ def is_lottery_run(path: Path) -> bool:
     return path.is_dir() and (path / "assignments.csv").exists()
 
 
-def _lottery_pupils(run_dir: Path, problems: Problems, encoding: str | None) -> Table:
-    """The admitted rows of a lottery run, as a table of applicant rows plus ``school_id``."""
+def _lottery_pupils(
+    run_dir: Path, problems: Problems, encoding: str | None
+) -> tuple[Table, set[str]]:
+    """The admitted rows of a lottery run, as a table of applicant rows plus ``school_id``, and
+    the ids of every applicant (admitted or not)."""
     assignments = read_table(run_dir / "assignments.csv", problems)  # we wrote it: UTF-8
     applicants_path = find_table(run_dir / INPUTS, "applicants")
     if applicants_path is None:
@@ -183,7 +201,7 @@ def _lottery_pupils(run_dir: Path, problems: Problems, encoding: str | None) -> 
     header = [*applicants.header, "school_id"]
     if "school_id" in applicants.header:  # an applicant column of that name would be ambiguous
         problems.add(applicants.name, 1, "school_id", "applicants must not have a school_id column")
-    return Table(applicants.name, header, rows, lines, problems)
+    return Table(applicants.name, header, rows, lines, problems), set(row_of)
 
 
 def load_cohort(
@@ -195,12 +213,15 @@ def load_cohort(
 ) -> Cohort:
     pupils_path = Path(pupils_path)
     if is_lottery_run(pupils_path):
-        table, id_column = _lottery_pupils(pupils_path, problems, encoding), "applicant_id"
+        (table, known), id_column = _lottery_pupils(pupils_path, problems, encoding), "applicant_id"
     elif pupils_path.is_dir():
         raise FileNotFoundError(f"{pupils_path}: a folder without assignments.csv")
     else:
         table, id_column = read_table(pupils_path, problems, encoding=encoding), "pupil_id"
+        known = None
     cohort = _read_cohort(table, id_column)
+    if known is None:
+        known = set(cohort.ids)
     if requests_path is not None:
         requests = read_table(requests_path, problems, encoding=encoding)
         requests.require(("pupil_id",))
@@ -214,7 +235,21 @@ def load_cohort(
                 strict=True,
             )
         ]
-        # A request about a pupil not formed here (not admitted, or another intake) is moot.
+        # A request about a pupil not formed here (an applicant not admitted) is moot; an id
+        # that is no pupil or applicant at all is a typo, and an error.
+        for i, pid in enumerate(named):
+            for column, other in [("pupil_id", pid)] + [
+                ("together_with/apart_from", o) for o in lists[i]
+            ]:
+                if other and other not in known:
+                    hint = difflib.get_close_matches(other, cohort.ids, n=1)
+                    extra = f"; did you mean '{hint[0]}'?" if hint else ""
+                    problems.add(
+                        requests.name,
+                        requests.lines[i],
+                        column,
+                        f"unknown pupil '{other}' (not in {table.name}){extra}",
+                    )
         keep = [
             i
             for i, pid in enumerate(named)
@@ -228,7 +263,9 @@ def load_cohort(
             [requests.lines[i] for i in keep],
             problems,
         )
-        _read_requests(subset, index, cohort.together, cohort.apart, cohort.fixed)
+        _read_requests(
+            subset, index, cohort.together, cohort.apart, cohort.fixed, cohort.request_at
+        )
     return cohort
 
 

@@ -108,7 +108,7 @@ from seats.classes.writers import (
 )
 from seats.io.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
 from seats.io.errors import InputError, Problem, Problems
-from seats.io.output import copy_input, sha256_file, staged_output
+from seats.io.output import check_output_folder, copy_input, sha256_file, staged_output
 from seats.io.tables import find_table
 from seats.lottery.numbers import check_seed
 from seats.lottery.run import INPUTS
@@ -138,8 +138,7 @@ def _class_plan(cohort: Cohort, key: str, pupils: list[int], n_classes: int, pro
         if cohort.fixed[p]:
             if cohort.fixed[p] > n_classes:
                 problems.add(
-                    cohort.file,
-                    cohort.lines[p],
+                    *cohort.where(p),
                     "fixed_class",
                     f"pupil '{cohort.ids[p]}' is fixed to class {cohort.fixed[p]} but {key} "
                     f"has {n_classes} classes",
@@ -175,6 +174,8 @@ def form_classes(
     """Validate, balance, number by lottery and write a class run folder (all or nothing)."""
     check_seed(seed)
     pupils_path, schools_path, out_dir = Path(pupils_path), Path(schools_path), Path(out_dir)
+    protect = [pupils_path, schools_path, class_counts_path, requests_path]
+    check_output_folder(out_dir, force, protect)  # before any work, so a refusal is immediate
     problems = Problems()
     schools = _read_schools(schools_path, problems, encoding, need_seats=group is not None)
     campuses: list[int] = []
@@ -239,7 +240,7 @@ def form_classes(
         outcomes.append(_outcome(cohort, schools.ids[s], solved, class_no, lottery))
     problems.raise_if_any()
 
-    with staged_output(out_dir, force) as out:
+    with staged_output(out_dir, force, protect) as out:
         copies = _copy_inputs(
             out, pupils_path, schools_path, group, class_counts_path, requests_path
         )
@@ -345,8 +346,7 @@ def _share_campuses(cohort, group, pool, campuses, schools, seed, problems) -> d
         if cohort.fixed[p]:
             if cohort.school[p] not in campus_bin:
                 problems.add(
-                    cohort.file,
-                    cohort.lines[p],
+                    *cohort.where(p),
                     "fixed_class",
                     f"pupil '{cohort.ids[p]}' has a fixed class but school_id {cohort.school[p]} "
                     f"is the group, not one of its campuses",

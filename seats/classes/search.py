@@ -90,8 +90,7 @@ def serpentine_start(cohort: Cohort, plan: Plan, units: Units, problems: Problem
                 for k in units.members[v]
             ]
             problems.add(
-                cohort.file,
-                cohort.lines[int(plan.pupils[units.members[u][0]])],
+                *cohort.where(int(plan.pupils[units.members[u][0]])),
                 "apart_from",
                 f"no class at {plan.key} can take pupils {', '.join(pupils)}: apart_from "
                 f"{', '.join(partners) or 'nobody'} and the class sizes leave no room",

@@ -51,7 +51,13 @@ from seats.classes.writers import CLASSES
 from seats.io.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
 from seats.io.errors import InputError, Problem, Problems
 from seats.io.model import FLAGS, LEVELS
-from seats.io.output import copy_input, sha256_file, staged_output, write_csv
+from seats.io.output import (
+    check_output_folder,
+    copy_input,
+    sha256_file,
+    staged_output,
+    write_csv,
+)
 from seats.io.tables import find_table, read_table
 from seats.lottery.numbers import check_seed
 from seats.lottery.run import INPUTS
@@ -132,6 +138,7 @@ def read_teachers(path: Path, school_index: dict[str, int], problems: Problems, 
     for i, value in enumerate(rating.tolist()):
         if value > 100.0:
             problems.add(table.name, table.lines[i], "rating", f"{value:g} is above 100")
+    rating[(rating > 100.0) | (rating < 0.0)] = 0.0  # reported; never into the integer quality
     flags = {}
     for column in ("rotating", "homeroom"):
         values = table.choice(column, FLAGS, required=False)
@@ -423,6 +430,8 @@ def assign_teachers(
     """Validate, assign and balance teacher teams; write the run folder (all or nothing)."""
     check_seed(seed)
     classes_dir, teachers_path, out_dir = Path(classes_dir), Path(teachers_path), Path(out_dir)
+    protect = [classes_dir, teachers_path]
+    check_output_folder(out_dir, force, protect)  # before any work, so a refusal is immediate
     problems = Problems()
     school_ids, index, levels, classes, schools_path = _read_classes(
         classes_dir, problems, encoding
@@ -443,7 +452,7 @@ def assign_teachers(
             results.append(result)
     problems.raise_if_any()
 
-    with staged_output(out_dir, force) as out:
+    with staged_output(out_dir, force, protect) as out:
         inputs = out / INPUTS
         run_copy = inputs / CLASSES_RUN
         (run_copy / INPUTS).mkdir(parents=True)

@@ -49,8 +49,7 @@ def build_units(cohort: Cohort, plan: Plan, problems: Problems) -> Units:
         for q in cohort.together[p]:
             if q not in position:
                 problems.add(
-                    cohort.file,
-                    cohort.lines[p],
+                    *cohort.where(p),
                     "together_with",
                     f"pupils {cohort.who(p)} and {cohort.who(q)} must share a class but are at "
                     f"different schools ({cohort.school[p]}, {cohort.school[q]})",
@@ -76,8 +75,7 @@ def build_units(cohort: Cohort, plan: Plan, problems: Problems) -> Units:
         bins = {int(plan.pinned_bin[k]) for k in ks if plan.pinned_bin[k] >= 0}
         if len(bins) > 1:
             problems.add(
-                cohort.file,
-                cohort.lines[first[u]],
+                *cohort.where(first[u]),
                 "fixed_class",
                 f"pupils {names(u)} must share a class (together_with) but are fixed to "
                 "different classes",
@@ -86,8 +84,7 @@ def build_units(cohort: Cohort, plan: Plan, problems: Problems) -> Units:
             pinned[u] = bins.pop()
         if size[u] > plan.size_hi.max():
             problems.add(
-                cohort.file,
-                cohort.lines[first[u]],
+                *cohort.where(first[u]),
                 "together_with",
                 f"pupils {names(u)} must share a class (together_with), but {size[u]} pupils "
                 f"do not fit in a class of at most {int(plan.size_hi.max())} at {plan.key}",
@@ -101,16 +98,14 @@ def build_units(cohort: Cohort, plan: Plan, problems: Problems) -> Units:
                 a, b = int(of[k]), int(of[position[q]])
                 if a == b:
                     problems.add(
-                        cohort.file,
-                        cohort.lines[p],
+                        *cohort.where(p),
                         "apart_from",
                         f"pupils {cohort.who(p)} and {cohort.who(q)} must be apart (apart_from) "
                         f"but must also share a class: together_with joins {names(a)}",
                     )
                 elif pinned[a] >= 0 and pinned[a] == pinned[b]:
                     problems.add(
-                        cohort.file,
-                        cohort.lines[p],
+                        *cohort.where(p),
                         "apart_from",
                         f"pupils {cohort.who(p)} and {cohort.who(q)} must be apart (apart_from) "
                         f"but are both fixed to class {pinned[a] + 1}",

@@ -12,11 +12,21 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 GENESIS = "0" * 64
 AUDIT_FILE = "audit.jsonl"
+MARKER = ".seats-output"  # seats.io.output.MARKER: left in every folder seats writes
+FILE_KINDS = ("input", "commitment", "output")  # the records that name a file of the folder
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# The inputs a run of each tool cannot be without (by the `tool` of its run record).
+REQUIRED_ROLES = {
+    "seats lottery run": ("schools", "applicants"),
+    "seats classes form": ("schools",),
+    "seats teachers assign": ("classes", "schools", "teachers"),
+}
 
 
 def canonical_json(value) -> bytes:
@@ -172,6 +182,24 @@ class RecordedRun:
             raise InputError(Problem(str(run_dir / AUDIT_FILE), None, None, message))
         return cls(run_dir, records, problems)
 
+    @classmethod
+    def load_verified(cls, run_dir: Path | str) -> RecordedRun:
+        """Like `load`, but refuse a folder whose chain, records or file digests do not verify
+        (what explain prints must come from the files the log fixes)."""
+        from seats.io.errors import InputError, Problem
+
+        recorded = cls.load(run_dir)
+        problems = recorded.chain_problems or structure_problems(recorded.records, recorded.run_dir)
+        problems = problems or digest_problems(recorded.records, recorded.run_dir)
+        if problems:
+            raise InputError(
+                [
+                    Problem(str(recorded.run_dir), None, None, f"{p}; run `seats audit verify`")
+                    for p in problems
+                ]
+            )
+        return recorded
+
     @property
     def run(self) -> dict:
         return self.records[0]["payload"]
@@ -196,3 +224,161 @@ class RecordedRun:
             for r in self.records
             if r["kind"] == "input"
         }
+
+
+def head_of(records: list[dict]) -> str:
+    """The chain's head: the hash of its last record, which fixes every record before it.
+    Published after the draw, it anchors the log outside the folder (`verify --head`)."""
+    return records[-1]["hash"] if records else GENESIS
+
+
+def recorded_files(records: list[dict]) -> list[tuple[int, dict]]:
+    """(line, payload) of every record that names a file of the run folder."""
+    return [(r["seq"] + 1, r["payload"]) for r in records if r.get("kind") in FILE_KINDS]
+
+
+def structure_problems(records: list[dict], run_dir: Path) -> list[str]:
+    """What is wrong with the records a run of any kind writes, before any file is opened:
+    one run record first and one end record last, exactly one seed, at most one commitment,
+    and every file named once, as a relative path inside the run folder (never '..', an
+    absolute path or a link leading out of it) with a SHA-256."""
+    problems: list[str] = []
+    kinds = [r.get("kind") for r in records]
+    if not records:
+        return ["the audit log holds no records"]
+    if kinds[0] != "run" or kinds.count("run") != 1:
+        problems.append(f"{AUDIT_FILE}: a run writes exactly one run record, first")
+    if kinds[-1] != "end" or kinds.count("end") != 1:
+        problems.append(f"{AUDIT_FILE}: a run writes exactly one end record, last")
+    if kinds.count("seed") != 1:
+        problems.append(
+            f"{AUDIT_FILE}: a run writes exactly one seed record, this log has "
+            f"{kinds.count('seed')}"
+        )
+    if kinds.count("commitment") > 1:
+        problems.append(f"{AUDIT_FILE}: a run records at most one commitment")
+    if any(not isinstance(r.get("payload"), dict) for r in records):
+        problems.append(f"{AUDIT_FILE}: every record has a payload object")
+        return problems
+    problems += _shape_problems(records)
+    root = Path(run_dir).resolve()
+    seen: dict[str, int] = {}
+    for line, payload in recorded_files(records):
+        name = payload.get("file")
+        where = f"{AUDIT_FILE}:{line}"
+        if not isinstance(name, str) or not _SHA256.fullmatch(str(payload.get("sha256"))):
+            problems.append(f"{where}: a file record needs a file name and a SHA-256")
+            continue
+        problem = _path_problem(name, root)
+        if problem:
+            problems.append(f"{where}: file {name!r} {problem}")
+            continue
+        if name in seen:
+            problems.append(f"{where}: file {name!r} is recorded twice (also line {seen[name]})")
+        seen.setdefault(name, line)
+    return problems
+
+
+def _shape_problems(records: list[dict]) -> list[str]:
+    """Payload fields of the wrong type (what every reader of a record relies on)."""
+    problems = []
+    for record in records:
+        payload, where = record["payload"], f"{AUDIT_FILE}:{record['seq'] + 1}"
+        kind = record.get("kind")
+        if kind == "run" and (
+            not isinstance(payload.get("tool"), str)
+            or not isinstance(payload.get("options", {}), dict)
+            or not isinstance(payload.get("command", []), list)
+            or not all(isinstance(c, str) for c in payload.get("command") or [])
+        ):
+            problems.append(f"{where}: the run record needs a tool, options and a command")
+        elif kind == "seed" and (
+            not isinstance(payload.get("seed"), str)
+            or not (
+                payload.get("parts") is None
+                or (
+                    isinstance(payload["parts"], list)
+                    and all(isinstance(p, str) for p in payload["parts"])
+                )
+            )
+        ):
+            problems.append(f"{where}: the seed record needs the seed as text (and its parts)")
+        elif kind == "input" and not isinstance(payload.get("role"), str):
+            problems.append(f"{where}: an input record needs its role")
+    roles = [r["payload"].get("role") for r in records if r.get("kind") == "input"]
+    tool = records[0]["payload"].get("tool") if records[0].get("kind") == "run" else None
+    for role in REQUIRED_ROLES.get(tool, ()):
+        if roles.count(role) != 1:
+            problems.append(f"{AUDIT_FILE}: a run of {tool!r} records one {role} input")
+    return problems
+
+
+def _path_problem(name: str, root: Path) -> str | None:
+    """Why `name` is not a file inside the run folder `root`, or None."""
+    pure = PurePosixPath(name)
+    if (
+        not name
+        or "\\" in name
+        or "\0" in name
+        or pure.is_absolute()
+        or re.match(r"^[A-Za-z]:", name)
+        or any(part in ("", ".", "..") for part in name.split("/"))
+    ):
+        return "is not a relative path inside the run folder"
+    if name in (AUDIT_FILE, MARKER):
+        return "is not a file a run records"
+    path = root / pure
+    for step in [*reversed(path.relative_to(root).parents[:-1]), path.relative_to(root)]:
+        if (root / step).is_symlink():
+            return "is reached through a symbolic link (it may lead out of the run folder)"
+    try:
+        path.resolve().relative_to(root)
+    except ValueError:
+        return "leads out of the run folder"
+    return None
+
+
+def unrecorded_files(records: list[dict], run_dir: Path) -> list[str]:
+    """Files of the run folder that no record names (besides the log and the marker)."""
+    run_dir = Path(run_dir)
+    named = {payload.get("file") for _line, payload in recorded_files(records)}
+    found = []
+    for path in sorted(run_dir.rglob("*")):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        relative = path.relative_to(run_dir).as_posix()
+        if relative not in named and relative not in (AUDIT_FILE, MARKER):
+            found.append(relative)
+    return found
+
+
+def digest_problems(
+    records: list[dict], run_dir: Path, *, inputs_elsewhere: bool = False
+) -> list[str]:
+    """Every recorded file that is missing or whose SHA-256 differs from its record (inputs may
+    be absent when `inputs_elsewhere`). Call after structure_problems found nothing."""
+    run_dir = Path(run_dir)
+    problems = []
+    for record in records:
+        if record.get("kind") not in FILE_KINDS:
+            continue
+        payload, line = record["payload"], record["seq"] + 1
+        path = run_dir / payload["file"]
+        if not path.is_file():
+            if not (inputs_elsewhere and record["kind"] == "input"):
+                problems.append(f"{payload['file']}: missing (recorded on line {line})")
+            continue
+        if _sha256(path) != payload["sha256"]:
+            problems.append(
+                f"{payload['file']}: SHA-256 differs from the audit log (line {line}): the "
+                f"{record['kind']} was changed"
+            )
+    return problems
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -21,12 +21,20 @@ class Problem:
         return f"{where}: {self.message}"
 
 
+SHOWN_PROBLEMS = 200  # a file wrong on every line is said in a screenful, not 16,000 lines
+
+
 class InputError(Exception):
-    """Bad input: carries every problem found, not just the first."""
+    """Bad input: carries every problem found, not just the first (its text shows the first
+    SHOWN_PROBLEMS and counts the rest)."""
 
     def __init__(self, problems: list[Problem] | Problem):
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        shown = [str(p) for p in self.problems[:SHOWN_PROBLEMS]]
+        if len(self.problems) > SHOWN_PROBLEMS:
+            rest = len(self.problems) - SHOWN_PROBLEMS
+            shown.append(f"... and {rest:,} more problems (the first {SHOWN_PROBLEMS} are shown)")
+        super().__init__("\n".join(shown))
 
 
 class Problems(list):

@@ -328,7 +328,7 @@ def read_births(table: Table, zones: Zones) -> Births:
     table.require(("zone_id", "year", "births"))
     births = Births(
         zone=table.references("zone_id", zones.index, "zone"),
-        year=table.ints("year", minimum=1900),
+        year=table.ints("year", minimum=1900, maximum=2200),
         births=table.ints("births", minimum=0),
     )
     seen: dict[tuple[int, int], int] = {}

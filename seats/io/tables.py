@@ -11,6 +11,9 @@ import csv
 import datetime as dt
 import difflib
 import io
+import re
+import unicodedata
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,6 +23,20 @@ from seats.io.errors import Problems
 
 TABLE_SUFFIXES = (".csv", ".xlsx")
 MAX_WHOLE_NUMBER = 10**15  # seats, pupils, births: far above any real count, far below int64
+MAX_ID_LENGTH = 100  # characters of an id: room for any real id, none for a pasted document
+MAX_COLUMNS = 1000  # of a table; a workbook cell far beyond them is refused, not padded to
+MAX_WORKBOOK_BYTES = 1 << 30  # uncompressed size of a workbook's parts (a zip bomb stops here)
+
+# Whole numbers are written in ASCII digits: int() also takes '１２', '٣٠٠' and '1_000', and float()
+# takes '1e3', none of which an official means as a count of seats. Excel's '12.0' is accepted.
+_WHOLE = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A cell that Excel and other spreadsheets take for a formula when it starts with one of these.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Unicode categories never part of an id: control (Cc), format (Cf: zero-width and bidi marks),
+# surrogates, private use and unassigned code points, line and paragraph separators.
+_HIDDEN_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # Excel exports in mainland China are GBK/GB18030; GB18030 is a superset of GBK, so read it as that.
 ENCODING_ALIASES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030"}
@@ -76,24 +93,36 @@ class Table:
                     self.problems.add(self.name, line, column, "is empty")
         return values
 
-    def ints(self, column: str, *, minimum: int | None = None, required: bool = True) -> np.ndarray:
+    def ints(
+        self,
+        column: str,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        required: bool = True,
+    ) -> np.ndarray:
         out = np.zeros(len(self.rows), dtype=np.int64)
         for i, value in enumerate(self.text(column, required=required)):
             if value == "":
                 continue
-            try:
-                number = int(value)
-            except ValueError:
-                number = _integral_float(value)
-                if number is None:
-                    self.problems.add(
-                        self.name, self.lines[i], column, f"'{value}' is not a whole number"
-                    )
-                    continue
+            number = whole_number(value)
+            if number is None:
+                self.problems.add(
+                    self.name,
+                    self.lines[i],
+                    column,
+                    f"{_shown(value)} is not a whole number (digits 0-9 only)",
+                )
+                continue
             if minimum is not None and number < minimum:
                 self.problems.add(
                     self.name, self.lines[i], column, f"{number} is below the minimum of {minimum}"
                 )
+            elif maximum is not None and number > maximum:
+                self.problems.add(
+                    self.name, self.lines[i], column, f"{number} is above the maximum of {maximum}"
+                )
+                continue
             elif abs(number) > MAX_WHOLE_NUMBER:
                 self.problems.add(self.name, self.lines[i], column, f"{value} is too large")
                 continue
@@ -105,13 +134,18 @@ class Table:
         for i, value in enumerate(self.text(column)):
             if value == "":
                 continue
-            try:
-                number = float(value)
-            except ValueError:
-                self.problems.add(self.name, self.lines[i], column, f"'{value}' is not a number")
+            number = float(value) if _DECIMAL.fullmatch(value) else None
+            if number is None:
+                self.problems.add(
+                    self.name,
+                    self.lines[i],
+                    column,
+                    f"{_shown(value)} is not a number (digits 0-9 and '.' only)",
+                )
                 continue
             if not np.isfinite(number):
-                self.problems.add(self.name, self.lines[i], column, f"'{value}' is not finite")
+                self.problems.add(self.name, self.lines[i], column, f"{_shown(value)} is too large")
+                continue  # never handed on: inf breaks every sum and rounding after it
             elif minimum is not None and number < minimum:
                 self.problems.add(
                     self.name,
@@ -135,24 +169,39 @@ class Table:
         return values
 
     def unique_ids(self, column: str) -> dict[str, int]:
-        """Map id -> row index; a duplicate names both lines."""
+        """Map id -> row index. A duplicate names both lines; ids that differ only in case or in
+        full-width / compatibility forms (equal under NFKC and case folding) are duplicates too,
+        and an id holding an invisible character is refused (see :func:`id_problem`)."""
         values = self.text(column)
-        index = dict(zip(values, range(len(values)), strict=True))
-        if len(index) == len(values) and "" not in index:
-            return index  # every id present and distinct: no Python step per row
-        index = {}
+        joined = "".join(values)
+        plain = joined.isascii() and not _ASCII_CONTROL.search(joined)
+        if plain:
+            keys = list(map(str.lower, values))  # NFKC + casefold of ASCII text
+            if len(values) == len(set(keys)) and "" not in keys and not _risky(values):
+                return dict(zip(values, range(len(values)), strict=True))  # no step per row
+        index: dict[str, int] = {}
+        first_of_key: dict[str, int] = {}
         for i, value in enumerate(values):
             if value == "":
                 continue
-            if value in index:
-                first = self.lines[index[value]]
+            problem = id_problem(value)
+            if problem:
+                self.problems.add(self.name, self.lines[i], column, problem)
+                continue
+            key = id_key(value)
+            if key in first_of_key:
+                j = first_of_key[key]
+                same = (
+                    f"duplicate id '{value}'"
+                    if values[j] == value
+                    else f"id '{value}' is the same as '{values[j]}' (ids equal up to case and "
+                    "full-width forms are one id)"
+                )
                 self.problems.add(
-                    self.name,
-                    self.lines[i],
-                    column,
-                    f"duplicate id '{value}' (first on line {first})",
+                    self.name, self.lines[i], column, f"{same} (first on line {self.lines[j]})"
                 )
             else:
+                first_of_key[key] = i
                 index[value] = i
         return index
 
@@ -171,13 +220,57 @@ class Table:
         return out
 
 
-def _integral_float(value: str) -> int | None:
-    """Accept '12.0' (Excel likes to write whole numbers that way) but not '12.5'."""
-    try:
-        number = float(value)
-    except ValueError:
+def whole_number(value: str) -> int | None:
+    """The whole number written in ASCII digits, optionally signed, '12.0' accepted (Excel likes
+    to write whole numbers that way); None for anything else ('12.5', '1e3', '１２', '1_000')."""
+    value = value.strip()
+    if len(value) > 40 or not _WHOLE.fullmatch(value):
         return None
-    return int(number) if number.is_integer() else None  # inf and nan are not integers
+    return int(value.split(".")[0])
+
+
+def _shown(value: str) -> str:
+    """A cell quoted in a message, cut short when long (a message never repeats a document)."""
+    return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+def id_key(value: str) -> str:
+    """What makes two ids the same id: equal after NFKC normalisation and case folding."""
+    return unicodedata.normalize("NFKC", value).casefold()
+
+
+def hidden_character(text: str) -> tuple[int, str] | None:
+    """(position from 1, description) of the first control, zero-width, bidi or otherwise
+    invisible character in `text`, or None."""
+    for position, char in enumerate(text, start=1):
+        if unicodedata.category(char) in _HIDDEN_CATEGORIES:
+            name = unicodedata.name(char, "unnamed character")
+            return position, f"U+{ord(char):04X} {name}"
+    return None
+
+
+def id_problem(value: str) -> str | None:
+    """Why `value` cannot be an id, or None: too long, an invisible character (it would make two
+    ids that look the same), or a start that spreadsheets read as a formula."""
+    if len(value) > MAX_ID_LENGTH:
+        return f"id of {len(value):,} characters is longer than {MAX_ID_LENGTH}"
+    hidden = hidden_character(value)
+    if hidden:
+        return (
+            f"id {_shown(value)} holds the invisible character {hidden[1]} at character "
+            f"{hidden[0]}; retype the id"
+        )
+    if value.startswith(FORMULA_START):
+        return (
+            f"id {_shown(value)} starts with '{value[0]}', which spreadsheets read as a "
+            "formula; ids start with a letter or digit"
+        )
+    return None
+
+
+def _risky(values: list[str]) -> bool:
+    """True if some ASCII id is too long or starts like a formula (the fast path's check)."""
+    return any(len(v) > MAX_ID_LENGTH or v.startswith(FORMULA_START) for v in values)
 
 
 def find_table(folder: Path, stem: str) -> Path | None:
@@ -255,13 +348,20 @@ def _decode(raw: bytes, name: str, problems: Problems, encoding: str | None) -> 
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        line, column = _position(raw, err.start)
+        utf8_error = err
+    # Not UTF-8: an Excel export in mainland China is GBK/GB18030 (each file is detected on its
+    # own, so one UTF-8 and one GBK file can be read together without --encoding).
+    try:
+        return raw.decode("gb18030").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        line, column = _position(raw, utf8_error.start)
         problems.add(
             name,
             line,
             None,
-            f"byte 0x{raw[err.start]:02x} at character {column} is not UTF-8; if the file "
-            "is an Excel export in GBK/GB18030, read it with --encoding gbk",
+            f"byte 0x{raw[utf8_error.start]:02x} at character {column} is not UTF-8, and the "
+            "file is not GBK/GB18030 either; save it as 'CSV UTF-8' (or name its encoding "
+            "with --encoding)",
         )
         return None
 
@@ -311,7 +411,8 @@ def _read_csv(path: Path, name: str, problems: Problems, encoding: str | None):
                 continue  # blank lines carry no applicant and no school
             if header is None:
                 header = cells
-                _check_header(header, name, line, problems)
+                if not _check_header(header, name, line, problems):
+                    return header, [], []  # rows under a broken header would each be wrong
                 continue
             if len(cells) != len(header):
                 problems.add(
@@ -348,7 +449,14 @@ def _numbered(reader):
         next_line = reader.line_num + 1
 
 
-def _check_header(header: list[str], name: str, line: int, problems: Problems) -> None:
+def _check_header(header: list[str], name: str, line: int, problems: Problems) -> bool:
+    """Report unnamed and repeated column names; True if the header is sound."""
+    before = len(problems)
+    if len(header) > MAX_COLUMNS:
+        problems.add(
+            name, line, None, f"the header has {len(header):,} columns (at most {MAX_COLUMNS})"
+        )
+        return False
     seen: dict[str, int] = {}
     for position, column in enumerate(header, start=1):
         if column == "":
@@ -362,6 +470,7 @@ def _check_header(header: list[str], name: str, line: int, problems: Problems) -
             )
         else:
             seen[column] = position
+    return len(problems) == before
 
 
 def _xlsx_cell(value) -> str:
@@ -379,19 +488,52 @@ def _xlsx_cell(value) -> str:
 
 
 def _read_xlsx(path: Path, name: str, problems: Problems):
+    """The first sheet of a workbook, bounded: its parts may not unpack beyond
+    MAX_WORKBOOK_BYTES, and a cell beyond MAX_COLUMNS is refused (never padded to), so the work
+    stays proportional to the file whatever its declared dimensions; any damage is a problem
+    of the file, never a crash."""
     import openpyxl  # imported here: only workbooks need it, and it is slow to import
 
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as err:  # openpyxl raises many kinds for a damaged workbook
-        problems.add(name, None, None, f"cannot read workbook: {err}")
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError) as err:
+        problems.add(name, None, None, f"cannot read workbook: not a valid .xlsx file ({err})")
+        return [], [], []
+    if unpacked > MAX_WORKBOOK_BYTES:
+        problems.add(
+            name,
+            None,
+            None,
+            f"cannot read workbook: it unpacks to {unpacked:,} bytes (at most "
+            f"{MAX_WORKBOOK_BYTES:,})",
+        )
         return [], [], []
     try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as err:  # openpyxl raises many kinds for a damaged workbook
+        problems.add(name, None, None, f"cannot read workbook: {_brief(err)}")
+        return [], [], []
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    line = 0
+    try:
+        if not workbook.worksheets:
+            problems.add(name, None, None, "the workbook has no sheet")
+            return [], [], []
         sheet = workbook.worksheets[0]
-        header: list[str] | None = None
-        rows: list[list[str]] = []
-        lines: list[int] = []
+        sheet.reset_dimensions()  # rows as wide as their own cells, not the declared dimension
         for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if len(values) > MAX_COLUMNS:
+                problems.add(
+                    name,
+                    line,
+                    None,
+                    f"has a value in column {len(values):,}, beyond the {MAX_COLUMNS} columns a "
+                    "table may have (delete the stray cell)",
+                )
+                return [], [], []
             cells = [_xlsx_cell(v) for v in values]
             if not any(cells):
                 continue
@@ -399,16 +541,25 @@ def _read_xlsx(path: Path, name: str, problems: Problems):
                 while cells and cells[-1] == "":
                     cells.pop()  # Excel pads rows to the widest one
                 header = cells
-                _check_header(header, name, line, problems)
+                if not _check_header(header, name, line, problems):
+                    return header, [], []
                 continue
             extra = [c for c in cells[len(header) :] if c]
             if extra:
                 problems.add(name, line, None, f"has values beyond the {len(header)} named columns")
             rows.append((cells + [""] * len(header))[: len(header)])
             lines.append(line)
+    except Exception as err:  # a damaged sheet fails while it is read, not when it is opened
+        problems.add(name, line + 1 if line else None, None, f"cannot read workbook: {_brief(err)}")
+        return [], [], []
     finally:
         workbook.close()
     if header is None:
         problems.add(name, None, None, "workbook's first sheet is empty: expected a header row")
         return [], [], []
     return header, rows, lines
+
+
+def _brief(err: Exception) -> str:
+    text = str(err) or type(err).__name__
+    return text if len(text) <= 200 else text[:197] + "..."

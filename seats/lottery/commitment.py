@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from seats.io.audit import utc_now
 from seats.io.errors import InputError, Problem
-from seats.io.output import sha256_file
+from seats.io.output import check_output_file, sha256_file
 from seats.lottery import unknown_categories
 
 COMMITMENT_KIND = "seats lottery commitment"
@@ -149,18 +150,30 @@ def make_commitment(
     return commitment
 
 
-def write_commitment(commitment: dict, out: Path, *, force: bool = False) -> None:
+def write_commitment(
+    commitment: dict, out: Path, *, force: bool = False, protect: Iterable[Path] = ()
+) -> str:
     """Write the commitment whole (temporary file, then rename); never replace a published
-    one unless forced."""
+    one unless forced, nor any file but a commitment, nor an input (`protect`). Returns its
+    SHA-256, the digest to publish with it."""
     out = Path(out)
     if out.exists() and not force:
         raise FileExistsError(f"{out} exists; a commitment is published once (use --force)")
+    check_output_file(out, force, protect, _is_commitment)
     staged = out.with_name(f".{out.name}.tmp")
     staged.write_text(
         json.dumps(commitment, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
         encoding="utf-8",
     )
     os.replace(staged, out)
+    return sha256_file(out)
+
+
+def _is_commitment(path: Path) -> bool:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8")).get("kind") == COMMITMENT_KIND
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def load_commitment(path: Path) -> dict:
@@ -169,14 +182,27 @@ def load_commitment(path: Path) -> dict:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
         raise InputError(Problem(name, None, None, f"cannot read file: {err.strerror}")) from err
+    except UnicodeDecodeError as err:
+        line = err.object[: err.start].count(b"\n") + 1
+        raise InputError(Problem(name, line, None, "not UTF-8 text")) from err
     except json.JSONDecodeError as err:
         raise InputError(
             Problem(name, err.lineno, f"column {err.colno}", f"not valid JSON: {err.msg}")
         ) from err
+    except RecursionError as err:
+        raise InputError(Problem(name, None, None, "not valid JSON: nested too deeply")) from err
     if (
         not isinstance(data, dict)
         or data.get("kind") != COMMITMENT_KIND
         or not isinstance(data.get("inputs"), dict)
+        or not all(
+            isinstance(entry, dict)
+            and isinstance(entry.get("sha256"), str)
+            and isinstance(entry.get("file"), str)
+            for entry in data["inputs"].values()
+        )
+        or not isinstance(data.get("options", {}), dict)
+        or not isinstance(data.get("seed_source", ""), str)
     ):
         raise InputError(Problem(name, None, None, "not a seats lottery commitment"))
     return data

@@ -300,6 +300,10 @@ def _immediate_acceptance(choice_ptr, choice_school, choice_key, seats, out_scho
             entry_rank[e] = e - lo
 
     # 3. Stable counting sort into buckets (rank, school): key order survives.
+    if max_len * n_schools > 4 * n_entries + 4096:  # long lists, many schools: table too big
+        args = (by_school, entry_app, entry_rank, choice_school, max_len, seats)
+        _immediate_by_round(*args, out_school, out_rank)
+        return OK
     n_buckets = max_len * n_schools
     bucket_ptr = np.zeros(n_buckets + 1, dtype=np.int64)
     for e in range(n_entries):
@@ -320,6 +324,37 @@ def _immediate_acceptance(choice_ptr, choice_school, choice_key, seats, out_scho
         bucket_ptr, bucket_app, n_schools, 1, max_len, seats.copy(), out_school, out_rank
     )
     return OK
+
+
+@numba.njit(**JIT)
+def _immediate_by_round(
+    by_school, entry_app, entry_rank, choice_school, max_len, seats, out_school, out_rank
+):
+    """The rounds of :func:`_immediate_acceptance` in memory proportional to the entries (not
+    rounds x schools): entries bucketed by round only, each round's in (school, key) order."""
+    n_entries = entry_app.shape[0]
+    round_ptr = np.zeros(max_len + 1, dtype=np.int64)
+    for e in range(n_entries):
+        round_ptr[entry_rank[e] + 1] += 1
+    for r in range(max_len):
+        round_ptr[r + 1] += round_ptr[r]
+    fill = round_ptr[:-1].copy()
+    in_round = np.empty(n_entries, dtype=np.int64)
+    for i in range(n_entries):  # by_school is school-major, key-ascending: order survives
+        e = by_school[i]
+        in_round[fill[entry_rank[e]]] = e
+        fill[entry_rank[e]] += 1
+    seats_left = seats.copy()
+    for r in range(max_len):
+        for i in range(round_ptr[r], round_ptr[r + 1]):
+            e = in_round[i]
+            s = choice_school[e]
+            a = entry_app[e]
+            if seats_left[s] == 0 or out_school[a] >= 0:
+                continue
+            out_school[a] = s
+            out_rank[a] = r
+            seats_left[s] -= 1
 
 
 @numba.njit(**JIT)
@@ -593,18 +628,37 @@ def _deferred_acceptance_units(
         for t in range(n_touched):
             s = touched[t]
             base = held_ptr[s]
-            m = 0
-            for i in range(held_count[s]):
-                cand[m] = held_entry[base + i]
+            # The held are in key order already: sort the new proposers alone (insertion
+            # sort, usually a few; a sort of the slice in the first round), then merge.
+            lo_new, hi_new = new_ptr[s], new_ptr[s + 1]
+            k = hi_new - lo_new
+            if k > 16:
+                for i in range(k):
+                    cand_key[i] = choice_key[by_school[lo_new + i]]
+                order = np.argsort(cand_key[:k])
+                for i in range(k):
+                    cand[i] = by_school[lo_new + order[i]]
+            else:
+                for i in range(k):
+                    e = by_school[lo_new + i]
+                    key = choice_key[e]
+                    j = i
+                    while j > 0 and choice_key[cand[j - 1]] > key:
+                        cand[j] = cand[j - 1]
+                        j -= 1
+                    cand[j] = e
+            h, i, m = 0, 0, 0
+            n_held = held_count[s]
+            while h < n_held or i < k:
+                if i == k or (
+                    h < n_held and choice_key[held_entry[base + h]] < choice_key[cand[i]]
+                ):
+                    ordered[m] = held_entry[base + h]
+                    h += 1
+                else:
+                    ordered[m] = cand[i]
+                    i += 1
                 m += 1
-            for i in range(new_ptr[s], new_ptr[s + 1]):
-                cand[m] = by_school[i]
-                m += 1
-            for i in range(m):
-                cand_key[i] = choice_key[cand[i]]
-            order = np.argsort(cand_key[:m])
-            for i in range(m):
-                ordered[i] = cand[order[i]]
             lo, hi = res_ptr[s], res_ptr[s + 1]
             for j in range(lo, hi):
                 reserve_free[j - lo] = res_seats[j]

@@ -5,6 +5,7 @@ applicant_id`` (multiple), and the seed's well-formedness."""
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 
 import numpy as np
 
@@ -80,6 +81,11 @@ def _rank_digests(digests: bytes) -> np.ndarray:
 
 
 def check_seed(seed: str) -> None:
+    """Refuse a seed that is not already in its canonical form: one line of NFC text, no
+    compatibility characters (full-width digits, ideographic spaces), no invisible characters,
+    words separated by one space, nothing around them. Look-alike spellings of one seed give
+    different draws, so accepting them would let an operator shop for a draw; refusing them
+    (naming the character) keeps one spelling per seed."""
     if not seed or not seed.strip():
         raise InputError(Problem("--seed", None, None, "the seed is empty"))
     if "\n" in seed or "\r" in seed:
@@ -91,13 +97,48 @@ def check_seed(seed: str) -> None:
                 "the seed must be one line (a newline would make lottery numbers ambiguous)",
             )
         )
-    if not seed.isprintable():
-        raise InputError(
-            Problem(
-                "--seed",
-                None,
-                None,
-                f"the seed {seed!r} holds a control or undecodable character: write it in "
-                "plain text",
+    problem = seed_problem(seed)
+    if problem:
+        raise InputError(Problem("--seed", None, None, problem))
+
+
+def _character(char: str) -> str:
+    return f"U+{ord(char):04X} {unicodedata.name(char, 'unnamed character')}"
+
+
+def seed_problem(seed: str) -> str | None:
+    """Why `seed` is not canonical, naming the first offending character; None if it is."""
+    for position, char in enumerate(seed, start=1):
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            return (
+                f"the seed holds the control or invisible character {_character(char)} at "
+                f"character {position}: write it in plain text"
             )
+    if unicodedata.normalize("NFC", seed) != seed:
+        changed = [
+            (i, c)
+            for i, c in enumerate(seed, 1)
+            if unicodedata.combining(c) or unicodedata.normalize("NFC", c) != c
+        ]
+        position, char = changed[0] if changed else (1, seed[0])
+        return (
+            f"the seed is not in Unicode NFC form: {_character(char)} at character {position}; "
+            "type the accented letter as one character"
         )
+    for position, char in enumerate(seed, start=1):
+        if unicodedata.normalize("NFKC", char) != char:
+            plain = unicodedata.normalize("NFKC", char)
+            return (
+                f"the seed holds {_character(char)} at character {position}, a look-alike of "
+                f"{plain!r}: write {plain!r}"
+            )
+    if seed != seed.strip(" "):
+        where = "start" if seed[0] == " " else "end"
+        return f"the seed has a space at its {where}: remove it"
+    for position, char in enumerate(seed, start=1):
+        if char.isspace() and char != " ":
+            return f"the seed holds {_character(char)} at character {position}: use a plain space"
+    double = seed.find("  ")
+    if double >= 0:
+        return f"the seed has two spaces at character {double + 1}: use one"
+    return None

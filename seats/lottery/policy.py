@@ -42,6 +42,7 @@ TIER_KEYS = ("name", "label", *CONDITION_KEYS, "order_by")
 RULE_KEYS = ("match", "tiers")
 RESERVE_KEYS = ("name", "label", "match", "seats", "share", *CONDITION_KEYS)
 OPEN_TIER = "open"
+MAX_NAME_LENGTH = 64  # of a tier, reserve or value name: printed in every explanation and list
 DEFAULT_FALLBACK_SECTORS = ("public",)
 
 
@@ -279,7 +280,8 @@ def load_policy(path: Path | str) -> Policy:
     except OSError as err:
         raise InputError(Problem(name, None, None, f"cannot read file: {err.strerror}")) from err
     except UnicodeDecodeError as err:
-        raise InputError(Problem(name, None, None, "policy file is not UTF-8")) from err
+        line = err.object[: err.start].count(b"\n") + 1
+        raise InputError(Problem(name, line, None, "policy file is not UTF-8")) from err
     return parse_policy(text, name)
 
 
@@ -312,9 +314,14 @@ class _Parser:
             or not value
             or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in value)
             or not all(str(v).strip() for v in value)
+            or max(len(str(v)) for v in value) > MAX_NAME_LENGTH
         ):
             self.problem(
-                key, f'{key} must be a non-empty list of values, like ["A", "B"]', array, k
+                key,
+                f"{key} must be a non-empty list of values (each at most {MAX_NAME_LENGTH} "
+                'characters), like ["A", "B"]',
+                array,
+                k,
             )
             return None
         return tuple(str(v).strip() for v in value)
@@ -366,6 +373,10 @@ class _Parser:
                 self.problem("name", f"tier {k + 1} needs a name", array, k)
                 tier_name = f"tier{k + 1}"
             tier_name = tier_name.strip()
+            if len(tier_name) > MAX_NAME_LENGTH:
+                too_long = f"tier name of {len(tier_name):,} characters (at most {MAX_NAME_LENGTH})"
+                self.problem("name", too_long, array, k)
+                tier_name = f"tier{k + 1}"
             if tier_name == OPEN_TIER:
                 self.problem(
                     "name",
@@ -450,6 +461,10 @@ class _Parser:
                 self.problem("name", f"reserve {k + 1} needs a name", "reserves", k)
                 name = f"reserve{k + 1}"
             name = name.strip()
+            if len(name) > MAX_NAME_LENGTH:
+                too_long = f"reserve name of {len(name):,} characters (at most {MAX_NAME_LENGTH})"
+                self.problem("name", too_long, "reserves", k)
+                name = f"reserve{k + 1}"
             if name in names:
                 self.problem("name", f"reserve name '{name}' is used twice", "reserves", k)
             names.add(name)
@@ -501,8 +516,13 @@ def parse_policy(text: str, name: str = "policy.toml") -> Policy:
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
         column = f"column {match.group(2)}" if match else None
         raise InputError(Problem(name, line, column, f"not valid TOML: {message}")) from err
-    except RecursionError as err:
-        raise InputError(Problem(name, None, None, "not valid TOML: nested too deeply")) from err
+    except RecursionError as err:  # tomllib recurses once per nested [ or {
+        depth, line = 0, 1
+        for line, content in enumerate(text.splitlines(), start=1):  # noqa: B007 (used below)
+            depth += sum(map(content.count, "[{")) - sum(map(content.count, "]}"))
+            if depth > 100:
+                break
+        raise InputError(Problem(name, line, None, "not valid TOML: nested too deeply")) from err
 
     parser = _Parser(text, name)
     parser.unknown_keys(data, POLICY_KEYS, "policy", None, None)

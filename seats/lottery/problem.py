@@ -362,7 +362,7 @@ def _check_rules(lottery: Lottery, school_table: Table, table: Table, policy_pat
         for column in sorted({t.order_by for ts in policy.tier_lists for t in ts if t.order_by})
     }
     lottery.tier_list = _school_tier_lists(policy, school_table)
-    lottery.reserve_seats = _reserve_seats(policy, school_table, schools, problems)
+    lottery.reserve_seats = _reserve_seats(policy, school_table, schools, problems, policy_path)
 
 
 def _eligibility(policy: Policy, table: Table, problems: Problems):
@@ -465,17 +465,24 @@ def _school_tier_lists(policy: Policy, table: Table) -> np.ndarray:
     return which
 
 
-def _reserve_seats(policy: Policy, table: Table, schools: Schools, problems: Problems):
+def _reserve_seats(policy: Policy, table: Table, schools: Schools, problems: Problems, policy_path):
     seats = np.zeros((len(schools), len(policy.reserves)), dtype=np.int64)
     for r, reserve in enumerate(policy.reserves):
         hit = _matches(reserve.match, table)
         seats[hit, r] = [reserve.seats_at(int(s)) for s in schools.seats[hit].tolist()]
-    for s in np.flatnonzero(seats.sum(axis=1) > schools.seats).tolist():
-        problems.add(
-            table.name,
-            table.lines[s],
-            "seats",
-            f"the reserves at '{schools.ids[s]}' take {int(seats[s].sum())} seats, more than "
-            f"its {int(schools.seats[s])}",
+    over = np.flatnonzero(seats.sum(axis=1) > schools.seats).tolist()
+    if over:  # one mistake in the policy: said once, where it is written, with examples
+        shown = ", ".join(
+            f"'{schools.ids[s]}' ({int(seats[s].sum())} > {int(schools.seats[s])}, "
+            f"{table.name}:{table.lines[s]})"
+            for s in over[:3]
+        )
+        more = f" and {len(over) - 3} more" if len(over) > 3 else ""
+        problems.append(
+            _policy_problem(
+                policy_path,
+                f"the reserves take more seats than {len(over)} school(s) have: {shown}{more}",
+                "reserves",
+            )
         )
     return seats

@@ -68,9 +68,11 @@ def school_results(
     for k, listed in enumerate(lists):
         to_global[k, : len(listed)] = [names.index(name) for name in listed]
     global_tier = to_global[school_list[entry_school], prio.tier]
+    # applicants who take part: the ineligible (born outside the window) are not counted
+    taking_part = allocation.status[lottery.entry_applicant] != INELIGIBLE
     by_tier = np.zeros((n_schools, n_tiers), dtype=np.int64)
-    np.add.at(by_tier, (entry_school, global_tier), 1)
-    first = apps.choice_ptr[:-1][np.diff(apps.choice_ptr) > 0]
+    np.add.at(by_tier, (entry_school[taking_part], global_tier[taking_part]), 1)
+    first = apps.choice_ptr[:-1][(np.diff(apps.choice_ptr) > 0) & (allocation.status != INELIGIBLE)]
     first_choices = np.bincount(entry_school[first], minlength=n_schools)
     by_choice = allocation.rank >= 0
     placed = np.bincount(allocation.school[by_choice], minlength=n_schools)
@@ -83,8 +85,15 @@ def school_results(
         np.add.at(reserve_filled, (allocation.school[under], allocation.reserve[under]), 1)
 
     # The cutoff is the admitted-by-choice entry with the largest key at each school (one
-    # unit: keys at a school are distinct between units, shared by a family's members).
-    placed_apps = np.flatnonzero(by_choice)
+    # unit: keys at a school are distinct between units, shared by a family's members), on
+    # the general seats: a child admitted on a reserve seat may come after children turned
+    # away, so reserve seats set the cutoff only where no general seat was taken.
+    general = by_choice
+    if allocation.reserve is not None:
+        general = by_choice & (allocation.reserve < 0)
+    has_general = np.bincount(allocation.school[general], minlength=n_schools) > 0
+    deciding = general | (by_choice & ~has_general[np.maximum(allocation.school, 0)])
+    placed_apps = np.flatnonzero(deciding)
     placed_entries = apps.choice_ptr[placed_apps] + allocation.rank[placed_apps]
     placed_school = entry_school[placed_entries]
     placed_key = prio.key[placed_entries]

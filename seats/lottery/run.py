@@ -20,7 +20,15 @@ import numpy as np
 
 from seats.io.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
 from seats.io.errors import InputError, Problem
-from seats.io.output import check_output_folder, copy_input, sha256_file, staged_output, write_csv
+from seats.io.output import (
+    CSV_ENCODING,
+    check_output_folder,
+    copy_input,
+    formula_like,
+    sha256_file,
+    staged_output,
+    write_csv,
+)
 from seats.lottery.allocation import ASSIGNED, INELIGIBLE, PLACED, Allocation, allocate
 from seats.lottery.commitment import check_against_commitment, load_commitment
 from seats.lottery.fallback import fallback_nearest
@@ -73,6 +81,7 @@ class RunSummary:
     messages: list[str] = field(default_factory=list)
     ineligible: int = 0
     fallback_km: list[float] = field(default_factory=list)  # 统筹 distances, per child
+    head: str = ""  # hash of the audit log's last record: publish it after the draw
 
     def render(self) -> str:
         placed = sum(self.by_choice_rank.values())
@@ -183,9 +192,9 @@ def _write_columns(path: Path, header: list[str], columns: list[list[str]]) -> i
     and names), the rows are joined directly, several times faster for the millions of rows
     of a national lottery. Otherwise write_csv formats them.
     """
-    if any(_csv_special().search("".join(column)) for column in columns):
+    if any(_csv_special().search("".join(c)) or formula_like(c) for c in columns):
         return write_csv(path, header, zip(*columns, strict=True))
-    with open(path, "w", encoding="utf-8", newline="") as handle:
+    with open(path, "w", encoding=CSV_ENCODING, newline="") as handle:
         handle.write(_csv_line(header))
         handle.writelines(",".join(row) + "\n" for row in zip(*columns, strict=True))
     return len(columns[0])
@@ -447,7 +456,9 @@ def run_lottery(
             },
         )
 
-    return _summarise(out_dir, result, len(log.records))
+    summary = _summarise(out_dir, result, len(log.records))
+    summary.head = log.records[-1]["hash"]
+    return summary
 
 
 def load_from(paths: dict[str, Path], seed: str, options: RunOptions | dict) -> Lottery:

@@ -21,12 +21,12 @@ import re
 
 from seats.io.errors import InputError, Problem
 
-_NUMBERS = re.compile(r"^\s*\d+(?:[\s,]+\d+)*\s*$")
+_NUMBERS = re.compile(r"^\s*\d+(?:[\s,]+\d+)*\s*$", re.ASCII)  # ASCII digits only
 
 
 def canonical_part(part: str, position: int = 1) -> str:
     if _NUMBERS.match(part):
-        numbers = sorted(int(n) for n in re.split(r"[\s,]+", part.strip()))
+        numbers = sorted(int(n) for n in re.split(r"[\s,]+", part.strip(), flags=re.ASCII))
         return "".join(f"{n}." for n in numbers)
     text = " ".join(part.split())
     if not text:

@@ -30,7 +30,7 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
-from seats.io.output import write_csv
+from seats.io.output import check_output_file, starts_with, write_csv
 from seats.io.tables import read_table
 from seats.lottery.commitment import read_secret
 
@@ -89,7 +89,10 @@ class CodesSummary:
 def write_codes(
     applicants_path: Path, secret_path: Path, out: Path, *, encoding: str | None = None
 ) -> CodesSummary:
-    """codes.csv: applicant_id, 查询码, 公示号 for every applicant (for the receipts)."""
+    """codes.csv: applicant_id, 查询码, 公示号 for every applicant (for the receipts). Never
+    written over an input or a file that is not an earlier codes file."""
+    ours = starts_with(("\ufeff" + ",".join(CODES_COLUMNS)).encode())
+    check_output_file(Path(out), True, [Path(applicants_path), Path(secret_path)], ours)
     secret = read_secret(secret_path)
     table = read_table(applicants_path, encoding=encoding)
     ids = table.text("applicant_id")

@@ -26,11 +26,29 @@ from seats.lottery.numbers import lottery_number
 from seats.lottery.priorities import priorities
 from seats.lottery.results import tier_names_at
 from seats.lottery.run import ASSIGNMENTS, LOTTERY_TOOL, SCHOOL_RESULTS, WAITLISTS, load_from
+from seats.supervision.labels import public_cutoff
 
 
 def _rows(path: Path) -> list[dict]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def _row_of(path: Path, applicant_id: str) -> dict | None:
+    """The row of one applicant, read by streaming the file: a question about one child must
+    not hold a national run's millions of rows in memory."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return next((r for r in csv.DictReader(handle) if r["applicant_id"] == applicant_id), None)
+
+
+def _waitlist_of(path: Path, applicant_id: str) -> dict[str, int]:
+    """school_id -> this applicant's waitlist position, streamed likewise."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return {
+            r["school_id"]: int(r["position"])
+            for r in csv.DictReader(handle)
+            if r["applicant_id"] == applicant_id
+        }
 
 
 def _shell_quote(text: str) -> str:
@@ -108,7 +126,7 @@ class RunView:
     applicants."""
 
     def __init__(self, run_dir: Path | str):
-        recorded = RecordedRun.load(run_dir)
+        recorded = RecordedRun.load_verified(run_dir)
         self.run_dir, self.chain_problems = recorded.run_dir, recorded.chain_problems
         if recorded.tool != LOTTERY_TOOL:
             raise InputError(
@@ -120,15 +138,11 @@ class RunView:
                 )
             )
         self.seed, self.inputs = recorded.seed, recorded.inputs
+        self.fallback = recorded.options.get("fallback")
         self.lottery = load_from(self.inputs, self.seed, recorded.options)
         self.priorities = priorities(self.lottery)
         self.position = {aid: a for a, aid in enumerate(self.lottery.applicants.ids)}
-        self.assignments = _rows(self.run_dir / ASSIGNMENTS)
         self.results = {r["school_id"]: r for r in _rows(self.run_dir / SCHOOL_RESULTS)}
-        self.waitlist = {
-            (r["school_id"], r["applicant_id"]): int(r["position"])
-            for r in _rows(self.run_dir / WAITLISTS)
-        }
         schools = self.lottery.schools
         names = schools.table.text("name", required=False)
         self.school_name = {
@@ -167,7 +181,8 @@ class RunView:
                     f"no applicant '{applicant_id}' in this run",
                 )
             )
-        row = self.assignments[a]
+        row = _row_of(self.run_dir / ASSIGNMENTS, applicant_id)
+        waitlist = _waitlist_of(self.run_dir / WAITLISTS, applicant_id)
         lottery = self.lottery
         x = Explanation(
             applicant_id,
@@ -217,12 +232,21 @@ class RunView:
                 f"(统筹) to {row['school_id']}, the nearest school with a seat left, "
                 f"{row.get('distance_km', '')} km away."
             )
+        elif self.fallback:
+            x.head_zh = (
+                f"{applicant_id} 所填志愿均未录取；统筹阶段也没有找到尚有空余学位的学校"
+                "（请联系区教育局）。"
+            )
+            x.head_en = (
+                f"{applicant_id} was not placed: no school ranked admitted them, and the 统筹 "
+                "stage found no school with a seat left (ask the district bureau)."
+            )
         else:
             x.head_zh = f"{applicant_id} 所填志愿均未录取。"
             x.head_en = f"{applicant_id} was not placed."
         x.notes += self._family_notes(a)
         x.notes += self._group_notes(a)
-        x.above = self._schools_above(a, row)
+        x.above = self._schools_above(a, row, waitlist)
         if lottery.policy.tie_break == "multiple":
             ranked = [lottery.schools.ids[s] for s in lottery.applicants.choices_of(a).tolist()]
             at = row["school_id"] if row["status"] == "placed" else next(iter(ranked), None)
@@ -280,7 +304,7 @@ class RunView:
             )
         return notes
 
-    def _schools_above(self, a: int, row: dict) -> list[SchoolLine]:
+    def _schools_above(self, a: int, row: dict, waitlist: dict[str, int]) -> list[SchoolLine]:
         lottery, prio = self.lottery, self.priorities
         apps, schools = lottery.applicants, lottery.schools
         placed_rank = int(row["choice_rank"]) if row["status"] == "placed" else None
@@ -300,7 +324,7 @@ class RunView:
                 seats,
                 self.label(tier_name),
                 tier_name,
-                self.waitlist.get((school_id, apps.ids[a])),
+                waitlist.get(school_id),
                 "",
                 "",
             )
@@ -316,6 +340,7 @@ class RunView:
                 )
             else:
                 line.reason_zh, line.reason_en = self._beaten(entry, s, k, result)
+            line.notes += self._cutoff_note(result)
             line.notes += self._order_note(entry, s, tier_name)
             line.notes += self._reserve_notes(entry, s, result)
             lines.append(line)
@@ -351,6 +376,18 @@ class RunView:
             f"inside your tier '{mine}' the lottery number decides: {ahead} applicants of that "
             "tier came before you there, and the seats ran out before your turn.",
         )
+
+    def _cutoff_note(self, result: dict) -> list[tuple[str, str]]:
+        """The school's cutoff as the public list gives it: the last admitted's tier and the
+        first digits of the number only (never another child's number)."""
+        full = int(result.get("seats_left") or 0) <= 0
+        tier = result.get("cutoff_tier", "")
+        zh, en = public_cutoff(
+            self.label(tier) if tier else "",
+            result.get("cutoff_lottery_number", "") if full else "",
+            len(self.lottery.applicants),
+        )
+        return [(f"该校录取分界：{zh}", f"the school's cutoff: {en}")]
 
     def _order_note(self, entry: int, s: int, tier_name: str) -> list[tuple[str, str]]:
         lists = self.lottery.policy.tier_lists[int(self.school_list[s])]

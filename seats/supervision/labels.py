@@ -69,7 +69,10 @@ def public_cutoff(tier_label: str, number: str, applicants: int) -> tuple[str, s
     print this instead of the last admitted child's number."""
     digits = cutoff_digits(applicants)
     if not number:
-        return "未满额，申请者均录取", "not full: every applicant was admitted"
+        return (
+            "未录满：未被更靠前志愿录取的报名者均已录取",
+            "not full: everyone who listed it and was not admitted to an earlier choice got in",
+        )
     if digits == 0:
         return f"录取至「{tier_label}」", f"admitted up to tier {tier_label}"
     prefix = number[:digits]

@@ -72,6 +72,7 @@ CUTOFF_COLUMNS = [
     "录取分界 cutoff",
 ]
 ROWS_PER_PAGE = 50
+PDF_MAX_ROWS = 20_000  # about 400 pages; above it the list is published as CSV and web page
 
 
 @dataclass
@@ -199,11 +200,9 @@ def reason_text(reason: str) -> str:
 
 
 def _note(row: PublicRow, reserves: dict[str, str]) -> str:
-    if row.reason:
-        return reason_text(row.reason)
-    if row.reserve:
-        return f"{reserves.get(row.reserve, row.reserve)} 专项"
-    return ""
+    """The row's note: why a child took no part. The reserve a seat came under is not
+    published: it says what the child is (e.g. 随班就读: a disability), as a tier would."""
+    return reason_text(row.reason) if row.reason else ""
 
 
 def _check_secret(run: RunRecord, secret: bytes, warnings: list[str]) -> None:
@@ -292,21 +291,29 @@ def publish_results(
         ]
         for c in cutoffs
     ]
-    flow, table = _pdf_parts(run, rows, cutoffs, names, reserves, digest, fonts)
-    with staged_output(out_dir, force) as stage:
+    with staged_output(out_dir, force, protect=[run_dir]) as stage:
         count = write_csv(stage / PUBLIC_CSV, PUBLIC_COLUMNS, csv_rows)
         write_csv(stage / CUTOFFS_CSV, CUTOFF_COLUMNS, cutoff_rows)
-        page_count = render_document(
-            stage / PUBLIC_PDF,
-            [flow, table],
-            title=f"电脑派位结果公示 Public results list: {run.run_dir.name}",
-            footer=f"seats lottery publish: {run.run_dir.name}, seed {run.seed}",
-            fonts=fonts,
-        )
+        page_count = 0
+        if len(rows) <= PDF_MAX_ROWS:
+            flow, table = _pdf_parts(run, rows, cutoffs, names, reserves, digest, fonts)
+            page_count = render_document(
+                stage / PUBLIC_PDF,
+                [flow, table],
+                title=f"电脑派位结果公示 Public results list: {run.run_dir.name}",
+                footer=f"seats lottery publish: {run.run_dir.name}, seed {run.seed}",
+                fonts=fonts,
+            )
+        else:  # bounded work: nobody prints 20,000 rows; the CSV and the web page hold them all
+            warnings.append(
+                f"{len(rows):,} rows: {PUBLIC_PDF} is written for at most {PDF_MAX_ROWS:,}; "
+                f"publish {PUBLIC_CSV} and {PUBLIC_PAGE}"
+            )
         (stage / PUBLIC_PAGE).write_text(page, encoding="utf-8", newline="\n")
         digests = {
             name: sha256_file(stage / name)
             for name in (PUBLIC_PDF, PUBLIC_PAGE, PUBLIC_CSV, CUTOFFS_CSV)
+            if (stage / name).exists()
         }
     return PublishSummary(out_dir, count, page_count, digests, warnings)
 
@@ -371,7 +378,7 @@ def _pdf_parts(run, rows, cutoffs, names, reserves, digest, fonts: Fonts):
             status_text(r.status, r.choice_rank) if zh else STATUS_EN.get(r.status, r.status),
             school_text(r.school_id, names) if zh and r.school_id else r.school_id,
             ";".join(f"{s}:{p}" for s, p in r.waitlist),
-            _note(r, reserves) if zh else (r.reserve or r.reason),
+            _note(r, reserves) if zh else r.reason,
         ]
         for r in rows
     ]

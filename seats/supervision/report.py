@@ -21,7 +21,7 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from seats.io.audit import AUDIT_FILE
-from seats.io.output import sha256_file
+from seats.io.output import check_output_file, sha256_file, starts_with
 from seats.supervision import pdf
 from seats.supervision.labels import cutoff_digits, tier_labels
 from seats.supervision.pdf import (
@@ -68,6 +68,100 @@ def bilingual(fonts: Fonts):
     return bi
 
 
+def _conditions(where: dict, bi) -> list[str]:
+    """A tier's or reserve's conditions in words (Chinese first)."""
+    out = []
+    if where.get("in_catchment"):
+        out.append(bi("住在该校划片（学区）内", "lives in the school's catchment"))
+    if where.get("same_zone"):
+        out.append(bi("住在该校所在街道/乡", "lives in the school's zone"))
+    if where.get("sibling"):
+        out.append(bi("兄姐在该校就读", "a sibling attends the school"))
+    if where.get("staff"):
+        out.append(bi("父母在该校任教", "a parent works at the school"))
+    if where.get("category"):
+        out.append(bi("类别", "category") + f" ∈ {{{', '.join(where['category'])}}}")
+    for column, values in (where.get("attributes") or {}).items():
+        out.append(f"{column} ∈ {{{', '.join(values)}}}")
+    return out
+
+
+def _tier_lines(tiers: list[dict], labels: dict, bi, fonts: Fonts) -> list[str]:
+    lines = []
+    for position, tier in enumerate(tiers, start=1):
+        name = tier.get("name", "")
+        shown = f"{labels.get(name, name)} ({name})" if fonts.chinese else name
+        words = _conditions(tier, bi)
+        if tier.get("order_by"):
+            words.append(
+                bi(
+                    f"类内按 {tier['order_by']} 从大到小",
+                    f"inside: larger {tier['order_by']} first",
+                )
+            )
+        lines.append(f"{bi(f'第{position}类', f'tier {position}')} {shown}: " + "; ".join(words))
+    last = len(tiers) + 1
+    lines.append(
+        f"{bi(f'第{last}类', f'tier {last}')} {bi(labels['open'] + ' (open)', 'open')}: "
+        + bi("其余申请人", "everyone else")
+    )
+    return lines
+
+
+def policy_lines(policy: dict, fonts: Fonts) -> list[str]:
+    """The policy as recorded in the audit log, every key in words: what the notary signs
+    must show every rule that decided a seat."""
+    bi = bilingual(fonts)
+    labels = tier_labels(policy)
+    lines = [f"mechanism = {policy.get('mechanism')}, tie_break = {policy.get('tie_break')}"]
+    if policy.get("born_from") or policy.get("born_to"):
+        window = f"{policy.get('born_from', '…')} .. {policy.get('born_to', '…')}"
+        lines.append(bi(f"出生日期须在 {window}（含）", f"born {window} (inclusive)"))
+    if policy.get("max_choices"):
+        lines.append(
+            bi(
+                f"最多填报 {policy['max_choices']} 个志愿",
+                f"at most {policy['max_choices']} choices",
+            )
+        )
+    lines += _tier_lines(policy.get("tiers", []), labels, bi, fonts)
+    for rule in policy.get("school_rules", []):
+        match = "; ".join(f"{c} ∈ {{{', '.join(v)}}}" for c, v in rule.get("match", {}).items())
+        lines.append(bi(f"在 {match} 的学校改用：", f"at schools with {match}:"))
+        if rule.get("tiers"):
+            lines += ["    " + line for line in _tier_lines(rule["tiers"], labels, bi, fonts)]
+        else:
+            lines.append("    " + bi("只按派位号录取（公民同招）", "by lottery number alone"))
+    for reserve in policy.get("reserves", []):
+        name = reserve.get("name", "")
+        shown = f"{labels.get(name, name)} ({name})" if fonts.chinese else name
+        size = (
+            bi(f"{reserve['seats']} 个学位", f"{reserve['seats']} seats")
+            if "seats" in reserve
+            else bi(f"学位数 × {reserve.get('share')}（向下取整）", f"share {reserve.get('share')}")
+        )
+        where = "; ".join(f"{c} ∈ {{{', '.join(v)}}}" for c, v in reserve.get("match", {}).items())
+        lines.append(
+            f"{bi('预留学位', 'reserve')} {shown}: {size}"
+            + (f" ({where})" if where else "")
+            + ": "
+            + "; ".join(_conditions(reserve, bi))
+            + bi("；未用完的学位向所有人开放", "; seats left unused go to everyone")
+        )
+    sectors = policy.get("fallback_sectors", ["public"])
+    lines.append(
+        bi(
+            f"统筹只安排到 {', '.join(sectors)} 学校",
+            f"统筹 only into {', '.join(sectors)} schools",
+        )
+    )
+    lines.append(
+        bi("各校先按类别、再按派位号从小到大录取。", "")
+        + "A school admits by tier first, then by lower lottery number."
+    )
+    return lines
+
+
 def _summary_pages(run: RunRecord, fonts: Fonts) -> TextFlow:
     flow = TextFlow(fonts)
     bi = bilingual(fonts)
@@ -91,34 +185,8 @@ def _summary_pages(run: RunRecord, fonts: Fonts) -> TextFlow:
 
     policy = info.get("policy", {})
     flow.add("heading", bi("派位规则（全文）", "Policy (in full)"))
-    flow.add(
-        "body", f"mechanism = {policy.get('mechanism')}, tie_break = {policy.get('tie_break')}"
-    )
-    labels = tier_labels(policy)
-    for position, tier in enumerate(policy.get("tiers", []), start=1):
-        conditions = [
-            "applicant has a sibling at the school" if tier.get("sibling") else "",
-            "applicant lives in the school's zone" if tier.get("same_zone") else "",
-            f"category in {', '.join(tier['category'])}" if tier.get("category") else "",
-        ]
-        label = labels.get(tier.get("name"), tier.get("name"))
-        shown = f"{label} ({tier.get('name')})" if fonts.chinese else tier.get("name")
-        flow.add(
-            "body",
-            f"{bi('第' + str(position) + '类', 'tier ' + str(position))} {shown}: "
-            + "; ".join(c for c in conditions if c),
-        )
-    last = len(policy.get("tiers", [])) + 1
-    flow.add(
-        "body",
-        f"{bi('第' + str(last) + '类', 'tier ' + str(last))} "
-        f"{bi(labels['open'] + ' (open)', 'open')}: everyone else",
-    )
-    flow.add(
-        "body",
-        bi("各校先按类别、再按派位号从小到大录取。", "")
-        + "A school admits by tier first, then by lower lottery number.",
-    )
+    for line in policy_lines(policy, fonts):
+        flow.add("body", line)
 
     seed = run.payload("seed") or {}
     flow.add("heading", bi("种子与派位号", "Seed and lottery numbers"))
@@ -149,7 +217,8 @@ def _summary_pages(run: RunRecord, fonts: Fonts) -> TextFlow:
         flow.add("mono", f"           {digest}")
     flow.add("mono", f"{'audit log':<10} {AUDIT_FILE:<26} {len(run.records):>7} records")
     flow.add("mono", f"           {run.audit_sha256}   (file)")
-    flow.add("mono", f"           {run.records[-1]['hash']}   (hash of the last record)")
+    head = run.records[-1]["hash"]
+    flow.add("mono", f"           {head}   (head: hash of the last record, publish it)")
     if run.missing:
         flow.add("body", "Not in this folder (kept elsewhere): " + ", ".join(run.missing))
 
@@ -409,8 +478,10 @@ def _verify_pages(run: RunRecord, example: dict | None, fonts: Fonts) -> TextFlo
     return flow
 
 
-def write_report(run_dir: Path, out_pdf: Path) -> ReportSummary:
-    """Write the supervisor's report of a run folder to `out_pdf` (replaced whole or untouched)."""
+def write_report(run_dir: Path, out_pdf: Path, *, force: bool = False) -> ReportSummary:
+    """Write the supervisor's report of a run folder to `out_pdf` (replaced whole or untouched;
+    an existing file only with `force` and only if it is a PDF; never inside the run folder)."""
+    check_output_file(Path(out_pdf), force, [Path(run_dir)], starts_with(b"%PDF-"))
     run = read_run(run_dir)
     results = read_rows(run.run_dir / "schools.csv")
     assignments = read_rows(run.run_dir / "assignments.csv")

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seats.io.audit import AUDIT_FILE, read_chain
+from seats.io.audit import AUDIT_FILE, read_chain, structure_problems
 from seats.io.errors import InputError, Problem
 from seats.io.output import sha256_file
 from seats.io.tables import read_table
@@ -82,6 +82,9 @@ def read_run(run_dir: Path) -> RunRecord:
         raise InputError(
             [Problem(str(run_dir), None, None, f"{b}; run `seats audit verify`") for b in broken]
         )
+    structure = structure_problems(records, run_dir)  # e.g. a file recorded outside the folder
+    if structure:
+        raise InputError([Problem(str(run_dir), None, None, p) for p in structure])
     run = RunRecord(run_dir, records, sha256_file(audit))
     problems = []
     for kind, name, _rows, digest in run.file_digests():
@@ -106,7 +109,7 @@ def read_run(run_dir: Path) -> RunRecord:
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8", newline="") as handle:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 

@@ -1286,6 +1286,141 @@ def check(schools, groups, members, births, kg_apps, pr_apps) -> None:
     assert sum(s["seats"] for s in kg) > len(kg_apps)
 
 
+# --------------------------------------------------------------------------------------
+# Planning data (issue 14): births 2021-2025, enrolment 2016-2020, teachers' qualification.
+# Each has its own stream (SEED + 7, + 8, + 9), drawn after everything else, so no earlier
+# file changes.
+# --------------------------------------------------------------------------------------
+# China's recorded births, 10,000s (国家统计局《国民经济和社会发展统计公报》 2020-2025:
+# 1202, 1062, 956, 902, 954, 792 万人). Xinghualing's births after 2020 follow their ratio to 2020.
+NATIONAL_BIRTHS = {2020: 1202, 2021: 1062, 2022: 956, 2023: 902, 2024: 954, 2025: 792}
+BIRTH_YEARS_RECORDED = list(range(2010, 2026))
+# Cohorts on roll in 2016-2020 born before births.csv starts (2002-2009): relative to 2010,
+# internal only (never written), so the older grades of 2016 have a size.
+EARLY_BIRTH_SHAPE = {
+    2002: 0.95,
+    2003: 0.95,
+    2004: 0.96,
+    2005: 0.97,
+    2006: 0.98,
+    2007: 1.00,
+    2008: 1.02,
+    2009: 1.01,
+}
+ENROLMENT_YEARS = list(range(2016, 2021))
+# grade (kindergarten year 小班/中班/大班 = K1/K2/K3) -> age; cohort born year - age
+GRADE_AGES = {
+    "kindergarten": [("K1", 3), ("K2", 4), ("K3", 5)],
+    "primary": [(str(g), 5 + g) for g in range(1, 7)],
+    "junior": [(str(g), 5 + g) for g in range(7, 10)],
+}
+# on roll per birth by grade (before each school's scale): kindergarten take-up rises with age;
+# primary gains a little each year (随迁 in-migration), junior loses a little (巩固率 about 99.6 %)
+GRADE_PROFILE = {
+    "kindergarten": [0.86, 1.00, 1.04],
+    "primary": [1.006**g for g in range(6)],
+    "junior": [0.998**g for g in range(3)],
+}
+ENROLMENT_NOISE = {"kindergarten": 0.025, "primary": 0.02, "junior": 0.005}  # relative sd
+PRESCHOOL_TRAINED_2020 = 0.65  # 学前教育专任教师接受专业教育的比例 2020: 65 (plan's table)
+
+
+def extend_births(births: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+    """Births 2021-2025: each zone's 2020 births x the national ratio to 2020 x N(1, 0.03)."""
+    d = Draw(SEED + 7)
+    out = dict(births)
+    for z in ZONES:
+        base = births[(z[0], 2020)]
+        for y in range(2021, 2026):
+            ratio = NATIONAL_BIRTHS[y] / NATIONAL_BIRTHS[2020]
+            out[(z[0], y)] = int(base * ratio * (1.0 + 0.03 * d.normal()) + 0.5)
+    return out
+
+
+def all_birth_rows(births) -> list[list]:
+    return [[z[0], y, births[(z[0], y)]] for z in ZONES for y in BIRTH_YEARS_RECORDED]
+
+
+def _cohort_births(births, zone_id: str, year: int) -> float:
+    if year < 2010:
+        return births[(zone_id, 2010)] * EARLY_BIRTH_SHAPE[year]
+    return float(births[(zone_id, year)])
+
+
+def build_enrolment(schools: list[dict], births) -> list[list]:
+    """Pupils on roll by school, grade and year 2016-2020 (kindergartens, primary, junior).
+
+    Every cell is the school's zone's births of the cohort x the grade profile x N(1, sd by level),
+    times one scale per school chosen so that the school's 2020 cells sum (largest remainder)
+    to its `enrolled` in schools.csv: the plan's totals hold in 2020 and every school keeps its
+    own entry ratio and progression over the years."""
+    d = Draw(SEED + 8)
+    rows = []
+    for s in schools:
+        level = s["level"]
+        if level not in GRADE_AGES:
+            continue
+        raw = {}
+        for year in ENROLMENT_YEARS:
+            for (grade, age), prof in zip(GRADE_AGES[level], GRADE_PROFILE[level], strict=True):
+                noise = 1.0 + ENROLMENT_NOISE[level] * d.normal()
+                raw[(year, grade)] = _cohort_births(births, s["zone_id"], year - age) * prof * noise
+        grades = [g for g, _ in GRADE_AGES[level]]
+        total_2020 = sum(raw[(2020, g)] for g in grades)
+        scale = s["enrolled"] / total_2020
+        last = apportion(s["enrolled"], [raw[(2020, g)] for g in grades])
+        for year in ENROLMENT_YEARS:
+            for k, grade in enumerate(grades):
+                n = last[k] if year == 2020 else int(raw[(year, grade)] * scale + 0.5)
+                rows.append([s["school_id"], year, grade, n])
+    return rows
+
+
+def preschool_trained(schools: list[dict], teachers: list[list]) -> list[str]:
+    """`preschool_trained` per teacher row: exactly round(65 % x 1,696) kindergarten teachers
+    are 1, drawn without replacement (weight 1.5 in public kindergartens, x1.3 under 10 years
+    of service); school teachers get an empty value."""
+    d = Draw(SEED + 9)
+    level_of = {s["school_id"]: s["level"] for s in schools}
+    sector_of = {s["school_id"]: s["sector"] for s in schools}
+    keyed = []
+    for i, t in enumerate(teachers):
+        if level_of[t[1]] != "kindergarten":
+            continue
+        w = (1.5 if sector_of[t[1]] == "public" else 1.0) * (1.3 if t[4] < 10 else 1.0)
+        u = 1.0 - d.u()  # (0, 1]
+        keyed.append((-math.log(u) / w, i))  # Efraimidis-Spirakis: smallest keys are drawn
+    keyed.sort()
+    n = round(PRESCHOOL_TRAINED_2020 * len(keyed))
+    chosen = {i for _, i in keyed[:n]}
+    kg = {i for _, i in keyed}
+    return [("1" if i in chosen else "0") if i in kg else "" for i in range(len(teachers))]
+
+
+def check_planning(schools, births, enrolment, trained) -> None:
+    """The plan's 2020 totals in enrolment.csv; births 2021-2025 near the national ratios."""
+    level_of = {s["school_id"]: s["level"] for s in schools}
+    totals = {}
+    for sid, year, _, n in enrolment:
+        if year == 2020:
+            totals[level_of[sid]] = totals.get(level_of[sid], 0) + n
+    assert totals == {
+        "kindergarten": KG_CHILDREN,
+        "primary": PRIMARY_PUPILS,
+        "junior": JUNIOR_PUPILS,
+    }, totals
+    enrolled = {s["school_id"]: s["enrolled"] for s in schools}
+    for sid in {r[0] for r in enrolment}:
+        assert sum(r[3] for r in enrolment if r[0] == sid and r[1] == 2020) == enrolled[sid]
+    b2020 = sum(births[(z[0], 2020)] for z in ZONES)
+    for y in range(2021, 2026):
+        ratio = sum(births[(z[0], y)] for z in ZONES) / b2020
+        assert abs(ratio - NATIONAL_BIRTHS[y] / NATIONAL_BIRTHS[2020]) < 0.02, (y, ratio)
+    marked = [t for t in trained if t]
+    assert len(marked) == KG_TEACHERS
+    assert round(100 * marked.count("1") / len(marked)) == round(100 * PRESCHOOL_TRAINED_2020)
+
+
 def main(argv: list[str]) -> int:
     out = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent / "xinghualing"
     out.mkdir(parents=True, exist_ok=True)
@@ -1323,7 +1458,8 @@ def main(argv: list[str]) -> int:
     )
     write_csv(out / "groups.csv", ["group_id", "name", "kind", "lead_school_id"], groups)
     write_csv(out / "group_members.csv", ["group_id", "school_id", "role"], members)
-    write_csv(out / "births.csv", ["zone_id", "year", "births"], birth_rows(births))
+    all_births = extend_births(births)
+    write_csv(out / "births.csv", ["zone_id", "year", "births"], all_birth_rows(all_births))
     write_csv(
         out / "communities.csv", ["community_id", "zone_id", "name", "x_km", "y_km"], communities
     )
@@ -1334,7 +1470,15 @@ def main(argv: list[str]) -> int:
     level_of = {s["school_id"]: s["level"] for s in schools}
     assert sum(level_of[t[1]] == "kindergarten" for t in teachers) == KG_TEACHERS
     assert sum(level_of[t[1]] != "kindergarten" for t in teachers) == SCHOOL_TEACHERS
-    write_csv(out / "teachers.csv", TEACHER_HEADER, teachers)
+    enrolment = build_enrolment(schools, all_births)
+    trained = preschool_trained(schools, teachers)
+    check_planning(schools, all_births, enrolment, trained)
+    write_csv(out / "enrolment.csv", ["school_id", "year", "grade", "pupils"], enrolment)
+    write_csv(
+        out / "teachers.csv",
+        [*TEACHER_HEADER, "preschool_trained"],
+        [[*t, q] for t, q in zip(teachers, trained, strict=True)],
+    )
     write_csv(
         out / "class_requests_primary_2021.csv",
         ["pupil_id", "together_with", "apart_from", "fixed_class"],

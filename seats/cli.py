@@ -471,12 +471,29 @@ def parse_years(ctx, param, value: str) -> tuple[int, int]:
     help="Run batches on a Dask cluster (needs the dask extra).",
 )
 @output_folder(
-    "Folder for forecast.csv, chances.csv and the charts.", "Replace a non-empty folder."
+    "Folder for forecast.csv, schools.csv, teacher_posts.csv, indicators.csv, chances.csv and "
+    "the charts.",
+    "Replace a non-empty folder.",
+)
+@click.option(
+    "--ratio",
+    "ratios",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a staffing ratio (sim/staffing.py), e.g. primary=19, junior=13.5, "
+    "kindergarten_per_class=2, kindergarten_staff=7, attrition=0.05, hires_trained=0.95.",
 )
 @encoding_option
-def forecast(folder, years, runs, seed, plan_path, dask, out_dir, force, encoding) -> None:
-    """Monte Carlo forecast of demand, shortfalls, the plan's targets and admission chances."""
+def forecast(folder, years, runs, seed, plan_path, dask, out_dir, force, ratios, encoding) -> None:
+    """Cohort forecast by school and grade: classes, 学位预警, teachers, the plan's indicators,
+    admission chances."""
     from sim.forecast import run_forecast
+    from sim.staffing import StaffRatios
+
+    try:
+        staff = StaffRatios().with_overrides(list(ratios))
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--ratio") from err
 
     with click.progressbar(length=runs, label="replications", file=sys.stderr) as bar:
         try:
@@ -491,9 +508,12 @@ def forecast(folder, years, runs, seed, plan_path, dask, out_dir, force, encodin
                 dask=dask,
                 progress=bar.update,
                 encoding=encoding,
+                ratios=staff,
             )
         except RuntimeError as err:  # e.g. --dask without the dask extra installed
             raise click.ClickException(str(err)) from err
+        except ValueError as err:  # years the enrolment history cannot start from
+            raise click.BadParameter(str(err), param_hint="--years") from err
     click.echo(summary.render())
 
 

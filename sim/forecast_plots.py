@@ -27,12 +27,15 @@ def _fan(ax, x, values, color, label):
 
 
 def plot_fans(results, path: Path) -> None:
-    """Births by year, then per level: children on roll demanded and seated against places."""
+    """Births by year, then per level: pupils on roll against places (and unmet entrants)."""
+    from sim.cohort import LEVELS
+    from sim.forecast import level_totals
+
     model, b = results.model, results.batch
-    fig, axes = plt.subplots(1, 1 + len(model.levels), figsize=(5.2 * (1 + len(model.levels)), 4.4))
+    fig, axes = plt.subplots(1, 1 + len(LEVELS), figsize=(5.2 * (1 + len(LEVELS)), 4.4))
     births = b.births.sum(axis=2)
-    birth_years = model.birth_years
-    recorded = birth_years <= model.base_year
+    birth_years = np.arange(model.first_birth_year, model.first_birth_year + births.shape[1])
+    recorded = birth_years <= model.last_birth_year
     ax = axes[0]
     _fan(ax, birth_years, births, "tab:purple", "births")
     ax.plot(birth_years[recorded], births[0, recorded], "k.", ms=4, label="recorded")
@@ -40,12 +43,17 @@ def plot_fans(results, path: Path) -> None:
     ax.set_xlabel("year of birth")
     ax.legend(fontsize=7, loc="lower left")
     years = model.years
-    for k, lv in enumerate(model.levels):
+    pupils = level_totals(results)
+    for k, level in enumerate(LEVELS):
         ax = axes[1 + k]
-        _fan(ax, years, b.demand[:, k].sum(axis=2), "tab:blue", "demand")
-        _fan(ax, years, b.seated[:, k].sum(axis=2), "tab:green", "seated")
-        ax.step(years, lv.cap.sum(axis=1), where="mid", color="tab:red", lw=1.5, label="places")
-        ax.set_title(f"{lv.name}: children on roll (ages {lv.young}-{lv.old})")
+        mask = model.school_level == k
+        _fan(ax, years, pupils[:, k], "tab:blue", "pupils")
+        unmet = b.unmet[:, k].astype(np.float64).sum(axis=2)
+        if unmet.max() > 0.5:
+            _fan(ax, years, unmet, "tab:orange", "unmet entrants")
+        ax.step(years, model.places[:, mask].sum(axis=1), where="mid", color="tab:red", lw=1.5,
+                label="places")  # fmt: skip
+        ax.set_title(f"{level}: pupils on roll")
         ax.set_xlabel("year")
         ax.legend(fontsize=7, loc="best")
     for ax in axes:
@@ -58,19 +66,52 @@ def plot_fans(results, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_risk(results, path: Path) -> None:
-    """P(shortfall) per zone and year, one panel per level."""
+def plot_utilisation(results, path: Path) -> None:
+    """Median utilisation (pupils / places) per school and year, one panel per level; schools
+    sorted by their last-year utilisation; 90 % and 60 % marked in the colour bar."""
+    from sim.cohort import LEVELS
+    from sim.forecast import school_tables
+
     model = results.model
-    risk = results.batch.short.mean(axis=0)
-    fig, axes = plt.subplots(1, len(model.levels), figsize=(5.5 * len(model.levels), 4.8))
+    t = school_tables(results)
+    util = np.where(model.seats > 0, t["util"], np.nan)
+    fig, axes = plt.subplots(1, len(LEVELS), figsize=(5.0 * len(LEVELS), 9.0))
+    image = None
+    for k, level in enumerate(LEVELS):
+        ax = axes[k]
+        idx = np.flatnonzero(model.school_level == k)
+        last = np.nan_to_num(util[-1, idx], nan=-1.0)
+        idx = idx[np.argsort(-last, kind="stable")]
+        image = ax.imshow(util[:, idx].T, vmin=0.0, vmax=1.2, cmap="RdYlGn_r", aspect="auto",
+                          interpolation="nearest")  # fmt: skip
+        ax.set_xticks(range(len(model.years)), [str(y) for y in model.years], rotation=60)
+        step = max(1, len(idx) // 40)
+        ax.set_yticks(range(0, len(idx), step), [model.school_ids[i] for i in idx[::step]],
+                      fontsize=6)  # fmt: skip
+        ax.set_title(f"{level}: median use of places")
+    cbar = fig.colorbar(image, ax=list(axes), shrink=0.6, label="pupils / places")
+    for v in (0.6, 0.9, 1.0):
+        cbar.ax.axhline(v, color="black", lw=0.8)
+    fig.savefig(path, dpi=100, metadata=PNG_METADATA)
+    plt.close(fig)
+
+
+def plot_risk(results, path: Path) -> None:
+    """P(some entrants of the zone are seated nowhere) per zone and year, one panel per level."""
+    from sim.cohort import LEVELS
+    from sim.forecast import unmet_probability
+
+    model = results.model
+    risk = unmet_probability(results)
+    fig, axes = plt.subplots(1, len(LEVELS), figsize=(5.5 * len(LEVELS), 4.8))
     axes = np.atleast_1d(axes)
     image = None
-    for k, lv in enumerate(model.levels):
+    for k, level in enumerate(LEVELS):
         ax = axes[k]
         image = ax.imshow(risk[k].T, vmin=0.0, vmax=1.0, cmap="Reds", aspect="auto")
         ax.set_xticks(range(len(model.years)), [str(y) for y in model.years], rotation=60)
         ax.set_yticks(range(len(model.zone_ids)), model.zone_ids)
-        ax.set_title(f"{lv.name}: P(zone short of places)")
+        ax.set_title(f"{level}: P(entrants seated nowhere)")
         for (y, z), p in np.ndenumerate(risk[k]):
             if p >= 0.005:
                 colour = "white" if p > 0.6 else "black"

@@ -18,6 +18,15 @@ edges) seats as many children as the seats allow. Reported per scenario (now, af
 after the proposed sites): seated and unmet per zone (one optimal split), the groups' load, the
 schools that are full in every optimal flow, the bottleneck regions of the minimum cut (unique),
 the plan's indicators for kindergartens, and the reach of the education groups (教育集团).
+
+统筹 (compulsory levels, primary and junior): children the eligibility flow cannot seat are then
+seated in public schools of their level with seats left anywhere in the district, by a
+minimum-cost flow whose cost is the distance from the zone centre to the school (eligibility
+becomes a cost instead of the walking cut-off). Reported: how many are seated outside their
+zone (by the eligibility flow's walking and group edges, and by 统筹) and how far, and the unmet
+demand after 统筹, which is what siting answers. Siting proposes nothing at a site where the
+cohort projection (sim.cohort, enrolment.csv) puts the use of the places it would join below
+``SITE_MIN_USE`` (80%) in any of the next ``SITE_YEARS`` (5) years.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from seats.io.errors import Problems
+from seats.io.errors import InputError, Problems
 from seats.io.model import INCLUSIVE_SECTORS, District, load_district
 from seats.io.output import check_output_folder, staged_output, write_csv
 from seats.io.summary import PLAN_TARGETS_2025, format_table, kindergarten_indicators
@@ -47,6 +56,7 @@ from sim.network import (
     nodes_of_kind,
     schools_at_level,
     serves_edges,
+    serving_pairs,
 )
 from sim.plan import (
     PLAN_COLUMNS,
@@ -164,6 +174,7 @@ class Scenario:
     reach: FlowResult  # the flow into education-group campuses only
     is_group_campus: np.ndarray  # bool[schools]
     attainable: Attainable | None = None
+    tongchou: Tongchou | None = None
 
     @property
     def demand(self) -> int:
@@ -215,6 +226,8 @@ def analyse(
     )
     if basis.level == "kindergarten":
         scenario.attainable = attainable_indicators(graph, year)
+    if basis.level in COMPULSORY:
+        scenario.tongchou = tongchou(scenario)
     return scenario
 
 
@@ -228,6 +241,150 @@ def attainable_indicators(graph: nx.DiGraph, year: int) -> Attainable:
     ).seated
     seated = max_flow(problem, balanced=False).seated
     return Attainable(int(problem.demand.sum()), seated, inclusive, public)
+
+
+COMPULSORY = ("primary", "junior")
+SITE_MIN_USE = 0.80  # no new school where the places would be used less than this ...
+SITE_YEARS = 5  # ... in any of the next five years
+
+
+@dataclass
+class Tongchou:
+    """统筹: the children the eligibility flow leaves unseated, seated at public schools of the
+    level with seats left, minimum total distance (metres between zone centre and school)."""
+
+    seated_zone: np.ndarray  # int64[zones] seated by 统筹
+    km_sum_zone: np.ndarray  # float64[zones] their distances, summed
+    km_max_zone: np.ndarray  # float64[zones]
+    unmet_zone: np.ndarray  # int64[zones] after 统筹
+    outside_zone: np.ndarray  # int64[zones] seated by the eligibility flow in another zone
+    outside_km_sum: np.ndarray  # float64[zones] their distances, summed
+    assignments: list[tuple[int, int, int, float]]  # (zone, school, children, km)
+
+    @property
+    def seated(self) -> int:
+        return int(self.seated_zone.sum())
+
+    @property
+    def unmet(self) -> int:
+        return int(self.unmet_zone.sum())
+
+    @property
+    def outside(self) -> int:
+        """Children seated outside their zone, by either stage."""
+        return int(self.outside_zone.sum() + self.seated_zone.sum())
+
+    def mean_km(self) -> float:
+        n = self.outside
+        return float((self.outside_km_sum.sum() + self.km_sum_zone.sum()) / n) if n else 0.0
+
+
+def _km(graph: nx.DiGraph, zone, school) -> float:
+    z, s = graph.nodes[zone], graph.nodes[school]
+    return float(np.hypot(z["x_km"] - s["x_km"], z["y_km"] - s["y_km"]))
+
+
+def tongchou(sc: Scenario) -> Tongchou:
+    """The 统筹 stage after the scenario's eligibility flow (module docstring)."""
+    p, r, graph = sc.problem, sc.result, sc.graph
+    n_z = p.n_zones
+    left = r.unmet_zone(p)
+    spare = p.capacity - r.seated_school
+    # the eligibility flow's children seated in another zone, and how far
+    outside = np.zeros(n_z, dtype=np.int64)
+    outside_km = np.zeros(n_z)
+    school_zone = [graph.nodes[s]["zone_id"] for s in sc.schools]
+    for e in range(len(p.edge_zone)):
+        z, s, f = int(p.edge_zone[e]), int(p.edge_school[e]), int(r.edge_flow[e])
+        if f and school_zone[s] != sc.zones[z][1]:
+            outside[z] += f
+            outside_km[z] += f * _km(graph, sc.zones[z], sc.schools[s])
+    seated = np.zeros(n_z, dtype=np.int64)
+    km_sum, km_max = np.zeros(n_z), np.zeros(n_z)
+    assignments: list[tuple[int, int, int, float]] = []
+    public = [s for s, node in enumerate(sc.schools) if graph.nodes[node]["sector"] == "public"]
+    if sc.basis.level in COMPULSORY and left.sum() > 0 and spare[public].sum() > 0:
+        g = nx.DiGraph()
+        for z in np.flatnonzero(left > 0):
+            g.add_edge("source", ("z", int(z)), capacity=int(left[z]), weight=0)
+            for s in public:
+                if spare[s] > 0:
+                    metres = round(1000 * _km(graph, sc.zones[z], sc.schools[s]))
+                    g.add_edge(("z", int(z)), ("s", s), capacity=int(left[z]), weight=metres)
+        for s in public:
+            if spare[s] > 0:
+                g.add_edge(("s", s), "sink", capacity=int(spare[s]), weight=0)
+        flow = nx.max_flow_min_cost(g, "source", "sink")
+        for z in np.flatnonzero(left > 0):
+            for (_, s), f in sorted(flow[("z", int(z))].items()):
+                if f > 0:
+                    km = _km(graph, sc.zones[z], sc.schools[s])
+                    assignments.append((int(z), int(s), int(f), km))
+                    seated[z] += f
+                    km_sum[z] += f * km
+                    km_max[z] = max(km_max[z], km)
+    return Tongchou(seated, km_sum, km_max, left - seated, outside, outside_km, assignments)
+
+
+TONGCHOU_HEADER = ["scenario", "zone_id", "zone_name", "school_id", "school_name", "children", "km"]
+
+
+def tongchou_rows(sc: Scenario) -> list[list]:
+    if sc.tongchou is None:
+        return []
+    rows = []
+    for z, s, n, km in sc.tongchou.assignments:
+        zone, school = sc.zones[z], sc.schools[s]
+        rows.append(
+            [sc.name, zone[1], sc.graph.nodes[zone]["name"], school[1],
+             sc.graph.nodes[school]["name"], n, f"{km:.3f}"]
+        )  # fmt: skip
+    return rows
+
+
+def site_allowed(
+    district: District, plan: Plan | None, level: str, year: int, capacity: int, walk_km: float
+) -> tuple[np.ndarray | None, str]:
+    """bool[zones]: may a new school of `capacity` places at this zone centre be proposed? Not
+    where the places of the zones it would serve (theirs plus its own) would be used less than
+    SITE_MIN_USE in any of the next SITE_YEARS years of the cohort projection; None (no check)
+    without enrolment.csv or outside its years, with the reason."""
+    from sim.cohort import LEVELS, build_cohort_model, load_enrolment
+    from sim.forecast import central_projection
+
+    try:
+        enrolment = load_enrolment(district)
+    except InputError as err:  # no enrolment history: no projection to check
+        return None, f"no utilisation check of the sites ({err})"
+    first = int(enrolment.years[0])
+    base = min(year, int(enrolment.years[-1]))  # the projection starts from this year's roll
+    if base <= first:
+        return None, f"no utilisation check of the sites: enrolment.csv has no history to {year}"
+    model = build_cohort_model(
+        district, enrolment, years=(base + 1, year + SITE_YEARS), plan=plan,
+        fit=(first, base), resample=False,
+    )  # fmt: skip
+    central = central_projection(model)
+    lv = LEVELS.index(level)
+    mask = model.school_level == lv
+    n_z = len(model.zone_ids)
+    ahead = range(len(model.years) - SITE_YEARS, len(model.years))  # year + 1 .. year + 5
+    pupils = np.stack(
+        [np.bincount(model.school_zone[mask], central.batch.pupils[0, y, mask], n_z)
+         + central.batch.unmet[0, lv, y] for y in ahead]
+    )  # fmt: skip
+    places = np.stack(
+        [np.bincount(model.school_zone[mask], model.places[y, mask], n_z) for y in ahead]
+    )
+    zones = district.zones
+    centres = np.column_stack([zones.x_km, zones.y_km])
+    served_zone, site, _, _ = serving_pairs(centres, np.arange(n_z), centres, walk_km)
+    allowed = np.zeros(n_z, dtype=bool)
+    for c in range(n_z):
+        served = served_zone[site == c]
+        use = pupils[:, served].sum(1) / (places[:, served].sum(1) + capacity)
+        allowed[c] = bool((use >= SITE_MIN_USE).all())
+    return allowed, ""
 
 
 # --- rows for the output files ------------------------------------------------------------------
@@ -256,6 +413,11 @@ ZONE_HEADER = [
     "group_campuses_in_reach",
     "group_seated",
     "group_share",
+    "seated_outside_zone",
+    "tongchou_seated",
+    "tongchou_mean_km",
+    "tongchou_max_km",
+    "unmet_after_tongchou",
 ]
 
 
@@ -287,9 +449,23 @@ def zone_rows(sc: Scenario) -> list[list]:
                 int(campus_count[z]),
                 int(sc.reach.seated_zone[z]),
                 _share(int(sc.reach.seated_zone[z]), int(p.demand[z])),
+                *_tongchou_cells(sc.tongchou, z),
             ]
         )
     return rows
+
+
+def _tongchou_cells(t: Tongchou | None, z: int) -> list:
+    if t is None:
+        return ["", "", "", "", ""]
+    n = int(t.seated_zone[z])
+    return [
+        int(t.outside_zone[z] + n),
+        n,
+        f"{t.km_sum_zone[z] / n:.3f}" if n else "",
+        f"{t.km_max_zone[z]:.3f}" if n else "",
+        int(t.unmet_zone[z]),
+    ]
 
 
 SCHOOL_HEADER = [
@@ -463,6 +639,22 @@ class GapSummary:
             for sc in self.scenarios
         ]
         parts = ["\n".join(lines), format_table(header, rows, "Seats against demand")]
+        if any(sc.tongchou is not None for sc in self.scenarios):
+            parts.append(
+                format_table(
+                    ["scenario", "unmet before", "seated by 统筹", "unmet after",
+                     "outside own zone", "mean km outside", "max km"],
+                    [
+                        [sc.name, sc.unmet, sc.tongchou.seated, sc.tongchou.unmet,
+                         sc.tongchou.outside, f"{sc.tongchou.mean_km():.2f}",
+                         f"{sc.tongchou.km_max_zone.max(initial=0.0):.2f}"]
+                        for sc in self.scenarios
+                        if sc.tongchou is not None
+                    ],
+                    "统筹: children the eligibility flow leaves unseated go to public schools "
+                    "with seats left, least total distance",
+                )
+            )  # fmt: skip
         short = self._zones_short()
         if short:
             parts.append(short)
@@ -613,6 +805,7 @@ def gap_analysis(
         raise ValueError(f"level must be one of {', '.join(GAP_LEVELS)}, not {level!r}")
     basis = cohort_basis(level) if demand is None else Basis(level, demand_name, on_roll=False)
     summary = GapSummary(Path(), level, year, walk_km, [], plan=plan)
+    original = district
     summary.quality = quality_seats(district)
     summary.scenarios.append(
         analyse("now", district, basis, year=year, walk_km=walk_km, demand=demand)
@@ -633,10 +826,29 @@ def gap_analysis(
         size = site_size if site_size else default_site_size(district, level)
         summary.site_size = size
         last = summary.scenarios[-1]
-        summary.sites = site_new_schools(
-            district, last.problem, site_new, basis.capacity_of(size), walk_km
-        )
-        if len(summary.sites) < site_new:
+        allowed, why = site_allowed(
+            original, plan, level, year, basis.capacity_of(size) if basis.on_roll
+            else size * LEVEL_YEARS[level], walk_km,
+        )  # fmt: skip
+        if why:
+            summary.notes.append(why)
+        elif not allowed.all():
+            summary.notes.append(
+                f"no site at {', '.join(np.array(district.zones.ids)[~allowed])}: the places "
+                f"there would be used less than {SITE_MIN_USE:.0%} within {SITE_YEARS} years"
+            )
+        if last.tongchou is not None and last.tongchou.unmet == 0:
+            summary.sites = []
+            summary.notes.append(
+                "统筹 seats every child in the district's public places: no new school proposed"
+            )
+        else:
+            summary.sites = site_new_schools(
+                district, last.problem, site_new, basis.capacity_of(size), walk_km, allowed
+            )
+        if last.tongchou is not None and last.tongchou.unmet == 0:
+            pass
+        elif len(summary.sites) < site_new:
             found = f"only {len(summary.sites)} of {site_new}" if summary.sites else "none of the"
             summary.notes.append(
                 f"{found} sites seat more children: no other site relieves the unmet demand"
@@ -701,6 +913,10 @@ def run_gap(
             rows = [row for sc in summary.scenarios for row in rows_of(sc)]
             write_csv(stage / file_name, header, rows)
             summary.files.append(file_name)
+        if any(sc.tongchou is not None for sc in summary.scenarios):
+            rows = [row for sc in summary.scenarios for row in tongchou_rows(sc)]
+            write_csv(stage / "tongchou.csv", TONGCHOU_HEADER, rows)
+            summary.files.append("tongchou.csv")
         if summary.sites_plan is not None:
             write_csv(stage / "sites.csv", list(PLAN_COLUMNS), plan_rows(summary.sites_plan))
             summary.files.append("sites.csv")

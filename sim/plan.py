@@ -301,6 +301,7 @@ def site_new_schools(
     count: int,
     capacity: int,
     walk_km: float,
+    allowed: np.ndarray | None = None,
 ) -> list[SiteStep]:
     """Greedily place `count` schools of `capacity` at zone centres, each where it seats most.
 
@@ -308,7 +309,8 @@ def site_new_schools(
     serves that zone and the zones whose centre is within walk_km (the network's rules). It can
     only seat more children if it serves a zone on the source side of the current minimum cut
     (a zone still reachable from the source), so other candidates are skipped without a flow.
-    Ties go to the zone listed first. Stops early when no site seats anyone more."""
+    Ties go to the zone listed first. Stops early when no site seats anyone more. `allowed`
+    (bool[zones]) leaves out the sites marked False (sim.gap.site_allowed)."""
     zones = district.zones
     centres = np.column_stack([zones.x_km, zones.y_km])
     zone_of_site = np.arange(len(zones.ids))
@@ -321,6 +323,8 @@ def site_new_schools(
         best, best_gain, best_result, tried = -1, 0, None, 0
         for c in range(len(zones.ids)):
             if not current.cut_zone[serves[c]].any():
+                continue
+            if allowed is not None and not allowed[c]:
                 continue
             tried += 1
             result = max_flow(problem.with_school(capacity, serves[c]), balanced=False)

@@ -24,15 +24,18 @@ def test_gap_command_writes_its_tables(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "Bottleneck" in result.output
+    # 统筹 seats the applicants the eligibility flow leaves unseated: no site is proposed
+    assert "统筹 seats every child" in result.output
     for name in (
         "gap_zones.csv",
         "gap_groups.csv",
         "bottleneck.csv",
+        "tongchou.csv",
         "gap_map.png",
         "gap_bars.png",
-        "sites.csv",
     ):
         assert (out / name).exists(), name
+    assert not (out / "sites.csv").exists()
 
 
 def test_gap_bad_plan_exits_2_and_writes_nothing(tmp_path):

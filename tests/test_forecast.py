@@ -1,6 +1,7 @@
-"""Monte Carlo forecasts (sim.forecast): the flow kernel against networkx, calibration, the
-deterministic limit, thread / batch / Dask invariance, outputs, and admission chances against
-direct re-runs of the lottery."""
+"""The cohort forecast (sim.cohort, sim.cohort_kernels, sim.forecast): the kernel against a
+naive reference, the data it is calibrated on, totals that sum, thread / chunk / Dask
+invariance, byte-identical outputs, the birth scenarios against recorded births, the backtest,
+bad input, and admission chances against direct re-runs of the lottery."""
 
 from __future__ import annotations
 
@@ -11,25 +12,33 @@ from pathlib import Path
 import numba
 import numpy as np
 import pytest
+from naive_cohort import replicate
 
 from seats.io.model import embedded_dataset, load_district
 from seats.lottery import allocate, load_lottery
 from sim import mc_kernels
-from sim.flow import FlowProblem, max_flow
+from sim.backtest import run_backtest
+from sim.cohort import LEVELS, build_cohort_model, load_enrolment
 from sim.forecast import (
+    BATCH_ARRAYS,
     QUANTILE_NAMES,
     _padded_choices,
+    central_projection,
     chance_model,
+    forecast,
     forecast_rows,
+    indicator_values,
+    level_totals,
     lottery_chance_model,
     pool_counts,
     root_key,
     run_chances,
     run_forecast,
+    school_tables,
     simulate,
 )
 from sim.plan import read_plan
-from sim.projection import Uncertainty, build_model, pack
+from sim.staffing import StaffRatios, trained_share
 
 DATASET = embedded_dataset()
 
@@ -40,140 +49,150 @@ def district():
 
 
 @pytest.fixture(scope="module")
-def model(district):
+def enrolment(district):
+    return load_enrolment(district)
+
+
+@pytest.fixture(scope="module")
+def model(district, enrolment):
     plan = read_plan(DATASET / "plan_2021_2025.csv", district)
-    return build_model(district, years=(2020, 2026), plan=plan)
+    return build_cohort_model(district, enrolment, years=(2021, 2027), plan=plan)
 
 
-# --- the flow kernel ---------------------------------------------------------------------------
+# --- the data ----------------------------------------------------------------------------------
 
 
-def _kernel_flow(problem: FlowProblem, stage: np.ndarray):
-    order = np.lexsort((problem.edge_school, problem.edge_zone))
-    edge_zone, edge_school = problem.edge_zone[order], problem.edge_school[order]
-    zone_ptr = np.concatenate([[0], np.cumsum(np.bincount(edge_zone, minlength=problem.n_zones))])
-    school_ptr = np.concatenate(
-        [[0], np.cumsum(np.bincount(edge_school, minlength=problem.n_schools))]
+def test_enrolment_sums_to_the_plan_and_to_schools_csv(district, enrolment):
+    t = list(enrolment.years).index(2020)
+    level = np.array([str(x) for x in district.schools.level])
+    on_roll = enrolment.pupils[:, t].sum(axis=1)
+    assert on_roll[level == "kindergarten"].sum() == 16_760
+    assert on_roll[level == "primary"].sum() == 48_550
+    assert on_roll[level == "junior"].sum() == 3_853
+    kept = level != "special"
+    assert np.array_equal(on_roll[kept], district.schools.enrolled[kept])
+    assert list(enrolment.years) == [2016, 2017, 2018, 2019, 2020]
+
+
+def test_births_follow_the_national_ratios_to_2025(district):
+    b = district.births
+    total = {y: b.births[b.year == y].sum() for y in range(2020, 2026)}
+    national = {2021: 1062, 2022: 956, 2023: 902, 2024: 954, 2025: 792}
+    for year, n in national.items():
+        assert abs(total[year] / total[2020] - n / 1202) < 0.02, year
+
+
+def test_kindergarten_teachers_trained_share_is_65_percent(district):
+    from sim.forecast import _kindergarten_teachers
+
+    teachers, trained = _kindergarten_teachers(district)
+    assert teachers == 1_696 and round(100 * trained / teachers) == 65
+
+
+# --- the kernel against the naive reference ----------------------------------------------------
+
+
+@pytest.mark.parametrize("resample", [False, True])
+def test_kernel_matches_the_naive_reference(model, resample):
+    m = dataclasses.replace(model, resample=resample)
+    root = root_key("naive")
+    results = simulate(m, 3, seed="naive")
+    b = results.batch
+    for r in range(3):
+        ref = replicate(m, root, r)
+        for (y, s), v in ref["pupils"].items():
+            assert b.pupils[r, y, s] == pytest.approx(v, rel=1e-5, abs=1e-3), (r, y, s)
+        for (y, s), v in ref["classes"].items():
+            assert b.classes[r, y, s] == v, (r, y, s)
+        for (lv, y, z), v in ref["unmet"].items():
+            assert b.unmet[r, lv, y, z] == pytest.approx(v, rel=1e-5, abs=1e-3)
+            assert b.outside[r, lv, y, z] == pytest.approx(ref["outside"][lv, y, z], abs=1e-3)
+            assert b.zone_entrants[r, lv, y, z] == pytest.approx(
+                ref["entrants"][lv, y, z], rel=1e-5
+            )
+
+
+def test_naive_reference_on_a_small_district_with_closures(tmp_path, district, enrolment):
+    """A plan that closes a school and opens another: pupils move, totals are kept."""
+    plan_file = tmp_path / "plan.csv"
+    plan_file.write_text(
+        "action,school_id,name,level,sector,zone_id,seats,x_km,y_km,year,group_id\n"
+        "close,P30,,,,,,,,2022,\n"
+        "new,P99,新小学,primary,public,Z01,200,,,2023,\n"
     )
-    school_edge = np.argsort(edge_school, kind="stable")
-    flow = np.zeros(len(edge_zone), dtype=np.int64)
-    load = np.zeros(problem.n_schools, dtype=np.int64)
-    short = np.zeros(problem.n_zones, dtype=np.int64)
-    seated = mc_kernels.staged_max_flow(
-        problem.demand, problem.capacity, stage, zone_ptr, edge_school,
-        np.ones(len(edge_zone), dtype=np.bool_), school_ptr, school_edge, edge_zone, flow, load,
-        short,
-    )  # fmt: skip
-    return seated, flow, load, short, edge_zone, edge_school
+    plan = read_plan(plan_file, district)
+    m = build_cohort_model(district, enrolment, years=(2021, 2025), plan=plan)
+    b = simulate(m, 2, seed="closure").batch
+    for r in range(2):
+        ref = replicate(m, root_key("closure"), r)
+        for (y, s), v in ref["pupils"].items():
+            assert b.pupils[r, y, s] == pytest.approx(v, rel=1e-5, abs=1e-3)
+    closed = m.school_ids.index("P30")
+    assert (b.pupils[:, 1:, closed] == 0).all()
+    assert (b.pupils[:, 2:, m.school_ids.index("P99")] > 0).all()
 
 
-def _random_problem(rng) -> FlowProblem:
-    n_z, n_s = rng.integers(1, 7), rng.integers(1, 9)
-    pairs = rng.random((n_z, n_s)) < rng.uniform(0.2, 0.8)
-    z, s = np.nonzero(pairs)
-    return FlowProblem(
-        rng.integers(0, 40, n_z).astype(np.int64),
-        rng.integers(0, 30, n_s).astype(np.int64),
-        z.astype(np.int64),
-        s.astype(np.int64),
-    )
+# --- properties ---------------------------------------------------------------------------------
 
 
-def test_staged_flow_equals_networkx_max_flow_on_random_problems():
-    rng = np.random.default_rng(7)
-    for _ in range(150):
-        p = _random_problem(rng)
-        stage = rng.integers(0, 3, p.n_schools).astype(np.int64)
-        seated, flow, load, short, edge_zone, _ = _kernel_flow(p, stage)
-        reference = max_flow(p, balanced=False)
-        assert seated == reference.seated
-        # A feasible flow: per edge >= 0, per school <= capacity, per zone <= demand.
-        assert (flow >= 0).all() and (load <= p.capacity).all()
-        assert (np.bincount(edge_zone, flow, minlength=p.n_zones) <= p.demand).all()
-        # The zones sharing a shortage are the source side of the minimal minimum cut.
-        assert np.array_equal(short.astype(bool), reference.cut_zone)
-        # Public first, then inclusive: each stage seats the most its sectors allow.
-        for top in (0, 1):
-            only = max_flow(p.only_schools(stage <= top), balanced=False).seated
-            assert load[stage <= top].sum() == only
+def test_totals_sum_and_capacity_holds(model):
+    results = simulate(model, 40, seed=5)
+    b, m = results.batch, model
+    assert np.allclose(b.sector_pupils.sum(-1), level_totals(results), rtol=1e-5)
+    central = central_projection(dataclasses.replace(m, resample=False))
+    g = central.grades
+    assert np.allclose(g.sum(-1), central.batch.pupils[0], rtol=1e-5)
+    for lv in range(len(LEVELS)):
+        mask = m.school_level == lv
+        # entrants: seated in grade 1 (own zone or elsewhere) + unmet = asked for
+        seated = g[:, mask, 0].sum(-1)
+        asked = central.batch.zone_entrants[0, lv].sum(-1)
+        unmet = central.batch.unmet[0, lv].sum(-1)
+        assert np.allclose(seated + unmet, asked, rtol=1e-4)
+        # nobody enters beyond a school's entry seats
+        assert (g[:, mask, 0] <= m.seats[:, mask] + 1e-6).all()
+    assert (b.outside >= 0).all() and (b.unmet >= 0).all()
 
 
-def test_round_total_keeps_the_rounded_total():
-    rng = np.random.default_rng(3)
-    for _ in range(100):
-        values = rng.uniform(0, 50, rng.integers(1, 14))
-        out = np.empty(len(values), dtype=np.int64)
-        mc_kernels.round_total(values, out)
-        assert out.sum() == math.floor(values.sum() + 0.5)
-        assert (np.abs(out - values) < 1).all()
+def test_classes_follow_the_caps(model):
+    central = central_projection(dataclasses.replace(model, resample=False))
+    grades = central.grades
+    for s in range(len(model.school_ids)):
+        n = np.floor(grades[:, s] + 0.5)
+        need = np.ceil(n / model.caps[s]).sum(axis=1)
+        assert np.array_equal(central.batch.classes[0, :, s], need), s
+    kg = model.school_level == 0
+    assert (model.caps[kg, :3] == [25, 30, 35]).all()
+    assert (model.caps[model.school_level == 1, :6] == 45).all()
+    assert (model.caps[model.school_level == 2, :3] == 50).all()
 
 
-# --- the model ---------------------------------------------------------------------------------
+def test_2021_primary_has_no_shortfall_the_district_can_absorb(district, enrolment):
+    """Unmet compulsory-age entrants only when every public school of the level is full."""
+    results = forecast(district, years=(2021, 2030), runs=200, seed="absorb", chances=False)
+    m, b = results.model, results.batch
+    primary = LEVELS.index("primary")
+    assert (b.unmet[:, primary, 0].sum(-1) < 0.5).all()  # 2021
+    public = (m.school_level == primary)[None, :] & (m.public == 1)
+    for lv in (1, 2):
+        mask = (m.school_level == lv)[None, :] & (m.public == 1)
+        for y in range(len(m.years)):
+            short = b.unmet[:, lv, y].sum(-1) > 0.5
+            if short.any():
+                entrants = central_projection(m).grades[y, :, 0]
+                full = np.isclose(entrants[mask[y]], m.seats[y, mask[y]], rtol=1e-4)
+                assert full.all(), (lv, y)
+    assert public.any()
 
 
-def test_projection_reproduces_the_2020_figures(model):
-    none = model.with_uncertainty(Uncertainty.none())
-    b = simulate(none, 1, seed=1).batch
-    kindergarten, primary = none.levels
-    assert (kindergarten.enrolled, kindergarten.children) == (16_760, 16_945)
-    assert primary.enrolled == 48_550
-    assert kindergarten.factor == pytest.approx(16_760 / 16_945)
-    # Primary cohorts exceed local births: the factor is 1 + the migrant inflow.
-    assert primary.factor == pytest.approx(48_550 / primary.children) and primary.factor > 1.5
-    y = 0  # 2020, the calibration year
-    assert b.population[0, 0, y] == 16_945
-    assert b.demand[0, 0, y].sum() == 16_760
-    assert b.demand[0, 1, y].sum() == 48_550
-    # The network's eligibility (own zone, 1.5 km, education group) leaves a few township
-    # children without a reachable place in 2020 (the 2021 plan builds there); 98.7% are seated.
-    assert 0.98 * 16_760 <= b.seated[0, 0, y].sum() <= 16_760
-
-
-def _reference_projection(model, level, year):
-    """Naive deterministic projection: births formula, rounding, networkx max flow."""
-    tr, lv = model.trend, model.levels[level]
-    births = {}
-    for t, row in enumerate(model.births_known):
-        births[model.first_birth_year + t] = row
-    drift = 0.0
-    for h, born in enumerate(range(model.base_year + 1, int(model.years[-1]) + 1), 1):
-        drift += tr.slope * tr.damping**h
-        births[born] = math.exp(tr.anchor + drift) * tr.zone_share
-    children = sum(births[year - age] for age in range(lv.young, lv.old + 1))
-    wanted = children * (lv.factor_fixed + lv.factor_var)
-    demand = np.floor(wanted).astype(np.int64)
-    left = math.floor(wanted.sum() + 0.5) - demand.sum()
-    rest = wanted - np.floor(wanted)
-    for z in sorted(range(len(rest)), key=lambda z: (-rest[z], z))[:left]:
-        demand[z] += 1
-    y = model.years.tolist().index(year)
-    on = lv.active[y]
-    problem = FlowProblem(demand, lv.cap[y], lv.edge_zone[on], lv.edge_school[on])
-    return demand, max_flow(problem, balanced=False)
-
-
-def test_zero_variance_collapses_to_the_deterministic_projection(model):
-    none = model.with_uncertainty(Uncertainty.none())
-    b = simulate(none, 4, seed="x", chunk=3).batch
-    for name in ("births", "demand", "seated", "short", "sector", "group_unmet"):
+def test_zero_variance_replications_are_identical(model):
+    none = dataclasses.replace(model, resample=False)
+    b = simulate(none, 4, seed=9).batch
+    for name in BATCH_ARRAYS:
         values = getattr(b, name)
         assert (values == values[:1]).all(), name
-    for level in (0, 1):
-        for year in (2020, 2023, 2026):
-            y = none.years.tolist().index(year)
-            demand, reference = _reference_projection(none, level, year)
-            assert np.array_equal(b.demand[0, level, y], demand)
-            assert b.seated[0, level, y].sum() == reference.seated
-            assert np.array_equal(b.short[0, level, y].astype(bool), reference.cut_zone)
-
-
-def test_calibration_year_has_no_spread_but_later_years_do(model):
-    b = simulate(model, 200, seed=5).batch
-    assert (b.demand[:, :, 0] == b.demand[:1, :, 0]).all()  # 2020 is data, not drawn
-    assert b.demand[:, 0, -1].sum(1).std() > 100
-
-
-# --- the engine --------------------------------------------------------------------------------
+    spread = simulate(model, 50, seed=9).batch.pupils.std(axis=0)
+    assert spread[-1].sum() > 0
 
 
 def test_results_do_not_depend_on_threads_or_chunks(model, district):
@@ -186,10 +205,11 @@ def test_results_do_not_depend_on_threads_or_chunks(model, district):
         two = simulate(model, 60, seed=11, chance=chance, chunk=25)
     finally:
         numba.set_num_threads(before)
-    for name in ("births", "factor", "demand", "seated", "short", "sector", "group_seated"):
+    for name in (*BATCH_ARRAYS, "red_count", "entry_tenths"):
         assert np.array_equal(getattr(one.batch, name), getattr(two.batch, name)), name
+    assert one.batch.entry_tenths.sum() > 0
     assert np.array_equal(one.chance_sums, two.chance_sums)
-    assert not np.array_equal(one.batch.births, simulate(model, 60, seed=12).batch.births)
+    assert not np.array_equal(one.batch.pupils, simulate(model, 60, seed=12).batch.pupils)
 
 
 def test_dask_gives_the_in_process_results(model, district):
@@ -197,20 +217,73 @@ def test_dask_gives_the_in_process_results(model, district):
     chance = chance_model(district, model)
     local = simulate(model, 24, seed=3, chance=chance, chunk=8)
     remote = simulate(model, 24, seed=3, chance=chance, chunk=8, dask="local:2")
-    for name in ("births", "demand", "seated", "short", "sector", "group_unmet"):
+    for name in (*BATCH_ARRAYS, "red_count", "entry_tenths"):
         assert np.array_equal(getattr(local.batch, name), getattr(remote.batch, name)), name
     assert np.array_equal(local.chance_sums, remote.chance_sums)
 
 
-def test_quantiles_are_monotone(model):
-    rows = forecast_rows(simulate(model, 40, seed=2))
+def test_quantiles_are_monotone(district, enrolment):
+    results = forecast(district, years=(2021, 2024), runs=40, seed=2, chances=False)
     q = len(QUANTILE_NAMES)
-    for row in rows:
+    for row in forecast_rows(results):
         values = [float(v) for v in row[-q:]]
         assert values == sorted(values), row
 
 
-def test_outputs_are_byte_identical(tmp_path: Path):
+# --- births: the scenarios hold the recorded decline ---------------------------------------------
+
+
+def test_birth_scenarios_fitted_on_2020_hold_the_recorded_2021_2025_births(district, enrolment):
+    m = build_cohort_model(district, enrolment, years=(2021, 2030), births_until=2020)
+    b = simulate(m, 4000, seed="births").batch.births.sum(axis=2)
+    recorded = {
+        y: district.births.births[district.births.year == y].sum() for y in range(2020, 2026)
+    }
+    for year in range(2021, 2026):
+        t = year - m.first_birth_year
+        q05, q95 = np.quantile(b[:, t], [0.05, 0.95])
+        assert q05 <= recorded[year] <= q95, (year, q05, recorded[year], q95)
+
+
+# --- indicators and teachers ----------------------------------------------------------------------
+
+
+def test_indicators_are_bounded_and_use_their_definitions(district, enrolment):
+    results = forecast(district, years=(2021, 2025), runs=30, seed="ind", chances=False)
+    values = indicator_values(results)
+    m, b = results.model, results.batch
+    kg = b.sector_pupils[:, 0]
+    assert np.allclose(values["public_share"], kg[..., 0] / kg.sum(-1))
+    assert np.allclose(values["inclusive_share_children"], (kg[..., 0] + kg[..., 1]) / kg.sum(-1))
+    by_kg = values["inclusive_share_kindergartens"][0]
+    open_kg = (m.seats > 0) & (m.school_level == 0)
+    assert np.allclose(by_kg, (open_kg & (m.sector <= 1)).sum(1) / open_kg.sum(1))
+    for key in ("public_share", "inclusive_share_children", "trained_teachers_share"):
+        assert ((values[key] >= 0) & (values[key] <= 1)).all(), key
+
+
+def test_trained_share_by_hand():
+    r = StaffRatios(attrition=0.1, hires_trained=1.0)
+    # 100 teachers, 60 trained, 50 classes (2 per class); classes grow to 55: need 110
+    share = trained_share(np.array([[55.0]]), 100, 60, 50.0, r)
+    # stay 90 (54 trained), hire 20 trained: 74 / 110
+    assert share[0, 0] == pytest.approx(74 / 110)
+    falling = trained_share(np.array([[30.0]]), 100, 60, 50.0, r)
+    assert falling[0, 0] == pytest.approx(0.6)  # no hires, the same share leaves
+
+
+def test_ratio_overrides_are_checked():
+    r = StaffRatios().with_overrides(["primary=20", "attrition=0.07"])
+    assert r.primary == 20 and r.attrition == 0.07
+    for bad in (["primary"], ["nope=1"], ["junior=x"], ["junior=-1"]):
+        with pytest.raises(ValueError):
+            StaffRatios().with_overrides(bad)
+
+
+# --- outputs -------------------------------------------------------------------------------------
+
+
+def test_outputs_are_byte_identical_with_bom_and_names(tmp_path: Path):
     seen = []
     for name in ("a", "b"):
         calls = []
@@ -221,22 +294,105 @@ def test_outputs_are_byte_identical(tmp_path: Path):
         assert sum(calls) == 30
         seen.append({f: (tmp_path / name / f).read_bytes() for f in summary.files})
     assert seen[0] == seen[1]
-    assert set(seen[0]) >= {"forecast.csv", "shortfall_risk.csv", "targets.csv", "chances.csv"}
+    want = {
+        "forecast.csv", "schools.csv", "teacher_posts.csv", "indicators.csv",
+        "shortfall_risk.csv", "chances.csv", "migration.csv", "utilisation.png",
+    }  # fmt: skip
+    assert set(seen[0]) >= want
+    schools = seen[0]["schools.csv"]
+    assert schools.startswith(b"\xef\xbb\xbf") and "新道街小学".encode() in schools
     text = summary.render()
-    assert "Plan targets, 2025" in text and "Admission chances" in text
+    assert "Plan indicators, 2025" in text and "学位预警" in text and "编制" in text
+    assert "专任教师接受专业教育的比例" in seen[0]["indicators.csv"].decode("utf-8-sig")
+    posts = seen[0]["teacher_posts.csv"].decode("utf-8-sig")
+    assert "2021" in posts and "2024" in posts and "中央编办发〔2014〕72号" in posts
     with pytest.raises(FileExistsError):
         run_forecast(DATASET, runs=1, seed="s", out_dir=tmp_path / "a")
+
+
+def test_school_status_and_consolidation(district, enrolment):
+    results = forecast(district, years=(2021, 2030), runs=50, seed="st", chances=False)
+    t = school_tables(results)
+    m = results.model
+    assert set(np.unique(t["status"])) <= {"red", "amber", "green", "closed"}
+    util = t["util"]
+    green = t["status"] == "green"
+    assert (util[green] <= 0.9 + 1e-9).all()
+    kg = m.school_level == 0
+    assert t["candidate"][kg].sum() > 0  # falling births leave kindergarten places empty
+    assert (util[-1, t["candidate"]] < 0.6).all()
+
+
+def test_bad_enrolment_names_file_line_and_column(district_copy):
+    from conftest import run_cli
+
+    path = district_copy / "enrolment.csv"
+    lines = path.read_text().splitlines()
+    lines[3] = "K001,2016,K7,12"
+    lines[5] = "NOPE,2016,K1,3"
+    lines[7] = "K001,2017,K2,-4"
+    path.write_text("\n".join(lines) + "\n")
+    result = run_cli("forecast", district_copy, "--runs", "2", "--seed", "x", "--out",
+                     district_copy.parent / "out")  # fmt: skip
+    assert result.exit_code == 2
+    assert "enrolment.csv:4: grade: 'K7' is not a kindergarten grade" in result.output
+    assert "enrolment.csv:6: school_id: 'NOPE' is not in schools.csv" in result.output
+    assert "enrolment.csv:8: pupils: -4 is below the minimum of 0" in result.output
+    assert not (district_copy.parent / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("", "enrolment.csv: has no rows"),
+        ("K001,2020,K1,12\n", "enrolment.csv: year: needs at least two years"),
+    ],
+)
+def test_enrolment_without_history_exits_2(district_copy, body, expected):
+    from conftest import run_cli
+
+    (district_copy / "enrolment.csv").write_text("school_id,year,grade,pupils\n" + body)
+    result = run_cli("forecast", district_copy, "--runs", "2", "--seed", "x", "--out",
+                     district_copy.parent / "out")  # fmt: skip
+    assert result.exit_code == 2 and expected in result.output
+
+
+def test_years_the_history_cannot_start_exit_2(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli("forecast", "--years", "2022-2030", "--runs", "2", "--seed", "x", "--out",
+                     tmp_path / "o")  # fmt: skip
+    assert result.exit_code == 2 and "the year after 2020" in result.output
+
+
+def test_bad_ratio_exits_2(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli("forecast", "--runs", "2", "--seed", "x", "--ratio", "primary=zero",
+                     "--out", tmp_path / "o")  # fmt: skip
+    assert result.exit_code == 2 and "--ratio" in result.output
+
+
+# --- the backtest ------------------------------------------------------------------------------
+
+
+def test_backtest_beats_both_naive_baselines(district, enrolment):
+    bt = run_backtest(district, enrolment, fit=(2016, 2018))
+    assert bt.years == [2019, 2020]
+    for lv in range(len(LEVELS)):
+        model = bt.mape("model", lv)
+        assert model < bt.mape("last_value", lv) and model < bt.mape("linear", lv), LEVELS[lv]
 
 
 # --- admission chances -------------------------------------------------------------------------
 
 
-def test_pool_matches_the_file_when_nothing_varies(district):
+def test_pool_matches_the_file_when_nothing_varies(district, enrolment):
     # The chances year is the file's year (2021): the pool has the file's size per zone.
-    none = build_model(district, years=(2021, 2022), uncertainty=Uncertainty.none())
+    none = build_cohort_model(district, enrolment, years=(2021, 2022), resample=False)
     chance = chance_model(district, none)
     batch = simulate(none, 2, seed=1).batch
-    counts = pool_counts(pack(none), chance, batch)
+    counts = pool_counts(none, chance, batch)
     assert np.array_equal(counts[0], chance.base_count) and counts[0].sum() == 5_600
 
 
@@ -323,3 +479,16 @@ def test_chance_sums_do_not_depend_on_the_split_into_parts(district, model, mult
     assert np.array_equal(
         run_chances(chance, root_key("split"), 3, counts)[0].sum(), totals[0][0].sum()
     )
+
+
+def test_bad_preschool_trained_names_file_line_and_column(district_copy):
+    from conftest import run_cli
+
+    path = district_copy / "teachers.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].rsplit(",", 1)[0] + ",yes"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_cli("forecast", district_copy, "--runs", "2", "--seed", "x", "--out",
+                     district_copy.parent / "out")  # fmt: skip
+    assert result.exit_code == 2
+    assert "teachers.csv:3: preschool_trained: 'yes' is not 0 or 1" in result.output

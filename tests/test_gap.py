@@ -212,10 +212,58 @@ def test_group_campus_relieves_a_zone(two_towns, tmp_path):
     assert now.unmet == 0 and now.reach.seated == 50
 
 
-def test_site_new_places_schools_where_they_seat_most(two_towns):
+@pytest.fixture
+def two_towns_tight(tmp_path):
+    """two_towns with 12 seats in B: 统筹 seats only 2 of A's 15 unseated children there."""
+    return write_district(
+        tmp_path / "tight",
+        zones=[("A", 0, 0, 40), ("B", 5, 0, 10)],
+        schools=[
+            ("PA", "primary", "public", "A", 25, 0.2, 0),
+            ("PB", "primary", "public", "B", 12, 5.2, 0),
+            ("KA", "kindergarten", "public", "A", 30, 0, 0.3),
+            ("KB", "kindergarten", "private", "B", 20, 5, 0.3),
+        ],
+    )
+
+
+def test_tongchou_seats_the_unseated_in_other_zones_by_distance(two_towns):
+    """A's 15 unseated children go to PB, 5.2 km from A's centre; nothing is left to site."""
     summary = gap_analysis(
         load_district(two_towns), level="primary", year=2020, site_new=2, site_size=10
     )
+    now = summary.scenario("now")
+    t = now.tongchou
+    assert (now.unmet, t.seated, t.unmet, t.outside) == (15, 15, 0, 15)
+    assert t.mean_km() == pytest.approx(5.2)
+    assert [(now.zones[z][1], now.schools[s][1], n) for z, s, n, _ in t.assignments] == [
+        ("A", "PB", 15)
+    ]
+    assert summary.sites == [] and "统筹 seats every child" in summary.render()
+
+
+def test_tongchou_uses_public_schools_only_and_nearest_first(tmp_path):
+    district = write_district(
+        tmp_path / "three",
+        zones=[("A", 0, 0, 40), ("B", 3, 0, 0), ("C", 8, 0, 0)],
+        schools=[
+            ("PA", "primary", "public", "A", 25, 0, 0),
+            ("PB", "primary", "private", "B", 30, 3, 0),
+            ("PC", "primary", "public", "C", 8, 8, 0),
+            ("PD", "primary", "public", "C", 30, 9, 0),
+        ],
+    )
+    t = gap_analysis(load_district(district), level="primary", year=2020).scenarios[0].tongchou
+    got = sorted((s, n) for _, s, n, _ in t.assignments)
+    assert got == [(2, 8), (3, 7)]  # PC (8 km) fills before PD (9 km); private PB takes none
+    assert t.unmet == 0
+
+
+def test_site_new_places_schools_where_they_seat_most(two_towns_tight):
+    summary = gap_analysis(
+        load_district(two_towns_tight), level="primary", year=2020, site_new=2, site_size=10
+    )
+    assert summary.scenario("now").tongchou.unmet == 13
     assert [(s.zone_id, s.gain, s.unmet_after) for s in summary.sites] == [
         ("A", 10, 5),
         ("A", 5, 0),
@@ -223,9 +271,9 @@ def test_site_new_places_schools_where_they_seat_most(two_towns):
     assert summary.scenario("sites").unmet == 0
 
 
-def test_site_new_stops_when_nothing_helps(two_towns):
+def test_site_new_stops_when_nothing_helps(two_towns_tight):
     summary = gap_analysis(
-        load_district(two_towns), level="primary", year=2020, site_new=5, site_size=100
+        load_district(two_towns_tight), level="primary", year=2020, site_new=5, site_size=100
     )
     assert len(summary.sites) == 1
     assert "only 1 of 5 sites" in summary.render()
@@ -373,15 +421,36 @@ def test_run_gap_writes_every_output(tmp_path):
     assert "98.91%" in text and "47.70%" in text and "28,251" in text
 
 
-def test_sites_file_is_a_plan(tmp_path):
+def test_sites_file_is_a_plan(tmp_path, two_towns_tight):
     out = tmp_path / "gap"
-    summary = run_gap(DATASET, level="primary", year=2021, site_new=3, out_dir=out)
+    summary = run_gap(two_towns_tight, level="primary", year=2020, site_new=1, out_dir=out)
     assert summary.scenario("sites").unmet < summary.scenario("now").unmet
-    district = load_district(DATASET)
+    district = load_district(two_towns_tight)
     again = gap_analysis(
-        district, level="primary", year=2021, plan=read_plan(out / "sites.csv", district)
+        district, level="primary", year=2020, plan=read_plan(out / "sites.csv", district)
     )
     assert again.scenario("plan").unmet == summary.scenario("sites").unmet
+    assert "tongchou.csv" in summary.files
+
+
+def test_embedded_district_needs_no_new_primary_school_after_tongchou(tmp_path):
+    summary = run_gap(DATASET, level="primary", year=2021, site_new=3, out_dir=tmp_path / "g")
+    now = summary.scenario("now")
+    assert now.unmet > 0 and now.tongchou.unmet == 0 and summary.sites == []
+    rows = read_rows(tmp_path / "g" / "tongchou.csv")
+    assert sum(int(r["children"]) for r in rows) == now.unmet
+    assert all(float(r["km"]) > 0 for r in rows)
+
+
+def test_no_kindergarten_site_where_use_falls_below_80_percent(district):
+    """Births fall: every zone's kindergarten places would be used less than 80% within five
+    years (cohort projection from enrolment.csv), so no site is proposed anywhere."""
+    from sim.gap import site_allowed
+
+    allowed, why = site_allowed(district, None, "kindergarten", 2020, 300, 1.5)
+    assert why == "" and not allowed.any()
+    summary = gap_analysis(district, level="kindergarten", year=2020, site_new=2)
+    assert summary.sites == [] and "used less than 80%" in summary.render()
 
 
 def test_demand_from_an_applicants_file(tmp_path):

@@ -15,6 +15,7 @@ district draws its secret at random and keeps it private.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,13 @@ def run_demo(
         )
     if mark.exists():
         echo(f"替换上次的演示结果 replacing the earlier demo in {out_dir}")
+        # Everything in a folder carrying the demo's mark is the demo's: start it afresh, so
+        # no file of an earlier demo (or of an older seats) stays behind.
+        for child in out_dir.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
     force = True  # the demo's own folder: every part of it is replaced
     out_dir.mkdir(parents=True, exist_ok=True)
     mark.write_text("made by `seats demo`; a new demo replaces this folder\n", encoding="utf-8")

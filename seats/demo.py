@@ -80,9 +80,14 @@ def compiling_note(module, what: str, seconds: int) -> str | None:
     import os
 
     path = Path(module.__file__)
-    # numba caches beside the module, or only in NUMBA_CACHE_DIR when that is set
-    place = Path(os.environ.get("NUMBA_CACHE_DIR") or path.parent / "__pycache__")
-    cached = place.is_dir() and any(place.rglob(f"{path.stem}.*.nbi"))
+    # numba caches beside the module, or only in NUMBA_CACHE_DIR when that is set (in a
+    # folder named after the module's folder: seats/classes and seats/lottery both hold a
+    # kernels.py)
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        places = Path(os.environ["NUMBA_CACHE_DIR"]).glob(f"{path.parent.name}_*")
+    else:
+        places = [path.parent / "__pycache__"]
+    cached = any(any(place.glob(f"{path.stem}.*.nbi")) for place in places if place.is_dir())
     return None if cached else COMPILING.format(what=what, seconds=seconds)
 
 

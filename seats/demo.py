@@ -75,8 +75,8 @@ COMPILING = (
 )
 
 
-def compiling_note(module, what: str, seconds: int) -> str | None:
-    """COMPILING when numba has no cache yet for the kernels of `module` (a cold run)."""
+def compiling_note(module, what: str, seconds: int, kernel: str = "*") -> str | None:
+    """COMPILING when numba has no cache yet for `kernel` of `module` (a cold run)."""
     import os
 
     path = Path(module.__file__)
@@ -87,12 +87,13 @@ def compiling_note(module, what: str, seconds: int) -> str | None:
         places = Path(os.environ["NUMBA_CACHE_DIR"]).glob(f"{path.parent.name}_*")
     else:
         places = [path.parent / "__pycache__"]
-    cached = any(any(place.glob(f"{path.stem}.*.nbi")) for place in places if place.is_dir())
+    pattern = f"{path.stem}.{kernel}-*.nbi"
+    cached = any(any(place.glob(pattern)) for place in places if place.is_dir())
     return None if cached else COMPILING.format(what=what, seconds=seconds)
 
 
-def _note_compiling(echo, module, what: str, seconds: int) -> None:
-    note = compiling_note(module, what, seconds)
+def _note_compiling(echo, module, what: str, seconds: int, kernel: str = "*") -> None:
+    note = compiling_note(module, what, seconds, kernel)
     if note:
         echo(note)
 
@@ -145,7 +146,7 @@ def run_demo(
     echo("== 2021 grade-1 classes (均衡编班) of every primary school ==")
     from seats.classes import kernels as class_kernels
 
-    _note_compiling(echo, class_kernels, "class kernels", 30)
+    _note_compiling(echo, class_kernels, "class kernels", 30, "improve_classes")
     classes = form_classes(
         out_dir / "primary_2021",
         data / "schools.csv",
@@ -166,8 +167,11 @@ def run_demo(
         command=["seats", "demo"],
     )
     echo(teams.render())
+    from sim import cohort_kernels
+
     for level in ("kindergarten", "primary"):
         echo(f"== where {level} seats are missing (2021 applicants, building plan) ==")
+        _note_compiling(echo, cohort_kernels, "planning kernels", 15, "cohort_kernel")
         gap = run_gap(
             data,
             level=level,
@@ -197,7 +201,7 @@ def run_demo(
     echo(f"== forecast 2021-2030, {FORECAST_RUNS:,} Monte Carlo runs ==")
     from sim import mc_kernels
 
-    _note_compiling(echo, mc_kernels, "forecast kernels", 45)
+    _note_compiling(echo, mc_kernels, "forecast kernels", 20, "chances_kernel")
     echo(
         run_forecast(
             data,

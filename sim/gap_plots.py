@@ -13,33 +13,13 @@ matplotlib.use("Agg")  # files only, never a window; safe on servers without a d
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib import colors, font_manager
+from matplotlib import colors
 from matplotlib.lines import Line2D
 
+from seats.io.fonts import find_cjk_font
 from sim.network import campuses_of, nodes_of_kind
 
 SECTOR_MARKERS = {"public": "o", "inclusive_private": "s", "private": "^"}
-CJK_FAMILIES = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei")
-
-
-CJK_FILE_HINTS = ("wqy", "simhei", "msyh")
-
-
-def _cjk_family() -> str | None:
-    """An installed font family that draws Chinese, for the zone names; None without one.
-    matplotlib lists its fonts once, so a font installed later is looked for on disk too."""
-    known = {entry.name for entry in font_manager.fontManager.ttflist}
-    found = next((family for family in CJK_FAMILIES if family in known), None)
-    if found:
-        return found
-    for path in sorted(font_manager.findSystemFonts()):
-        if any(hint in Path(path).name.lower() for hint in CJK_FILE_HINTS):
-            try:
-                font_manager.fontManager.addfont(path)
-                return font_manager.FontProperties(fname=path).get_name()
-            except (OSError, RuntimeError, ValueError):
-                continue
-    return None
 
 
 def plot_map(summary, path: Path) -> None:
@@ -53,7 +33,7 @@ def plot_map(summary, path: Path) -> None:
         for sc in scenarios
     )
     norm = colors.Normalize(0.0, max(float(worst), 0.05))
-    family = _cjk_family()
+    family = find_cjk_font()
     cmap = plt.get_cmap("Reds")
     for ax, sc in zip(axes[0], scenarios, strict=True):
         graph, p, r = sc.graph, sc.problem, sc.result

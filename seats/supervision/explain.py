@@ -26,7 +26,7 @@ from seats.lottery.numbers import lottery_number
 from seats.lottery.priorities import priorities
 from seats.lottery.results import tier_names_at
 from seats.lottery.run import ASSIGNMENTS, LOTTERY_TOOL, SCHOOL_RESULTS, WAITLISTS, load_from
-from seats.supervision.labels import public_cutoff
+from seats.supervision.labels import public_cutoff, reason_zh
 
 
 def _rows(path: Path) -> list[dict]:
@@ -202,10 +202,7 @@ class RunView:
         school = self.school_name.get(row["school_id"], row["school_id"])
         if row["status"] == "ineligible":
             bound = row["reason"]
-            if bound.startswith("born before"):
-                zh = f"出生日期早于 {bound.split()[-1]}"
-            else:
-                zh = f"出生日期晚于 {bound.split()[-1]}"
+            zh = reason_zh(bound)
             x.head_zh = f"{applicant_id} 不符合本次招生的年龄条件（{zh}），不参加派位。"
             x.head_en = f"{applicant_id} is not eligible this year ({bound}) and took no part."
             x.command = ""

@@ -81,3 +81,13 @@ def public_cutoff(tier_label: str, number: str, applicants: int) -> tuple[str, s
         f"admitted up to tier {tier_label}, numbers whose first {digits} digits are at most "
         f"{prefix}",
     )
+
+
+def reason_zh(reason: str) -> str:
+    """The ineligibility reason in Chinese: "born after 2015-08-31" -> 出生日期晚于 2015-08-31."""
+    bound = reason.split()[-1] if reason else ""
+    if reason.startswith("born after "):
+        return f"出生日期晚于 {bound}（未满龄）"
+    if reason.startswith("born before "):
+        return f"出生日期早于 {bound}"
+    return reason

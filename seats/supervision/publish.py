@@ -33,6 +33,7 @@ from seats.supervision.codes import applicant_code, id_check, row_check, row_key
 from seats.supervision.labels import (
     STATUS_EN,
     public_cutoff,
+    reason_zh,
     reserve_labels,
     school_text,
     status_text,
@@ -191,12 +192,8 @@ def public_cutoff_rows(run: RunRecord, names: dict[str, str]) -> list[dict]:
 
 
 def reason_text(reason: str) -> str:
-    """The ineligibility reason in Chinese, the bound beside it: 出生晚于 2015-08-31."""
-    if reason.startswith("born after "):
-        return f"出生晚于 {reason.split()[-1]}（未满龄） {reason}"
-    if reason.startswith("born before "):
-        return f"出生早于 {reason.split()[-1]} {reason}"
-    return reason
+    """The ineligibility reason in Chinese, the bound beside it in English."""
+    return f"{reason_zh(reason)} {reason}" if reason.startswith("born ") else reason
 
 
 def _note(row: PublicRow, reserves: dict[str, str]) -> str:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from seats.io.choice_kernels import parse_choices
 from seats.io.errors import Problems
-from seats.io.tables import Table, find_table, read_table
+from seats.io.tables import Table, find_table, lookup, read_table
 
 LEVELS = ("kindergarten", "primary", "junior", "special")
 SECTORS = ("public", "inclusive_private", "private")
@@ -41,7 +42,6 @@ DISTRICT_FILES = ("zones", "schools", "groups", "group_members", "births")
 APPLICANT_COLUMNS = ("applicant_id", "zone_id", "choices")
 CHOICE_SEPARATOR = ";"
 GROUP_SEPARATOR = "|"  # P01|P02: any of these, equally (多校划片)
-CHOICE_BLOCK = 65_536  # rows per block of the fast choices parser
 
 
 def embedded_dataset() -> Path:
@@ -390,7 +390,7 @@ def read_applicants(
 
 def _school_or_none(table: Table, column: str, index: dict[str, int]) -> np.ndarray:
     """School index per row, -1 where empty or not a school of this lottery."""
-    return np.array([index.get(v, -1) for v in table.text(column, required=False)], dtype=np.int64)
+    return lookup(index, table.text(column, required=False))
 
 
 def _well_formed_choices(
@@ -398,70 +398,9 @@ def _well_formed_choices(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
     """CSR choices (ptr, school indices, positions or None) when every cell lists known,
     distinct school ids with no stray separators or spaces; None otherwise, and the careful
-    pass names each problem.
-
-    The fast path of read_applicants: whole-column operations instead of Python steps per
-    entry, and no container per row. Cells go in blocks so that the split-out ids of a
-    national file never all live at once. A group ``P01|P02`` splits like ``P01;P02``; the
-    separators (ASCII bytes, never inside a UTF-8 character) then say where positions begin.
-    """
-    grouped = any(GROUP_SEPARATOR in cell for cell in cells)
-    lengths = np.fromiter(
-        (
-            cell.count(CHOICE_SEPARATOR) + cell.count(GROUP_SEPARATOR) + 1 if cell else 0
-            for cell in cells
-        )
-        if grouped
-        else (cell.count(CHOICE_SEPARATOR) + 1 if cell else 0 for cell in cells),
-        dtype=np.int64,
-        count=len(cells),
-    )
-    ptr = np.zeros(len(cells) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=ptr[1:])
-    school = np.empty(ptr[-1], dtype=np.int32)
-    new_position = np.ones(ptr[-1], dtype=bool) if grouped else None
-    for start in range(0, len(cells), CHOICE_BLOCK):
-        stop = min(start + CHOICE_BLOCK, len(cells))
-        listed = CHOICE_SEPARATOR.join(cell for cell in cells[start:stop] if cell)
-        if not listed:
-            continue
-        if grouped:
-            raw = np.frombuffer(listed.encode(), dtype=np.uint8)
-            separators = raw[(raw == ord(CHOICE_SEPARATOR)) | (raw == ord(GROUP_SEPARATOR))]
-            # entry j > 0 of the block starts a position unless a '|' precedes it
-            new_position[ptr[start] + 1 : ptr[stop]] = separators != ord(GROUP_SEPARATOR)
-            listed = listed.replace(GROUP_SEPARATOR, CHOICE_SEPARATOR)
-        ids = listed.split(CHOICE_SEPARATOR)
-        try:
-            school[ptr[start] : ptr[stop]] = np.fromiter(
-                map(index.__getitem__, ids), dtype=np.int64, count=len(ids)
-            )
-        except KeyError:  # an unknown, empty ('a;;b') or padded ('a; b') id
-            return None
-    if _repeats_in_rows(ptr, school):
-        return None
-    if not grouped:
-        return ptr, school, None
-    new_position[ptr[:-1][lengths > 0]] = True  # every list starts a position
-    counted = np.cumsum(new_position, dtype=np.int64) - 1
-    first = np.repeat(counted[ptr[:-1][lengths > 0]], lengths[lengths > 0])
-    return ptr, school, (counted - first).astype(np.int32)
-
-
-def _repeats_in_rows(ptr: np.ndarray, school: np.ndarray) -> bool:
-    """True if some row of the CSR lists a school twice."""
-    lengths = np.diff(ptr)
-    n_rows, width = len(lengths), int(lengths.max(initial=0))
-    row = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
-    if n_rows * width > 4 * len(school) + 1024:
-        # Ragged rows (a few very long lists): one sort of all (row, school) pairs.
-        pairs = np.sort(row * (int(school.max()) + 1) + school)
-        return bool((pairs[1:] == pairs[:-1]).any())
-    # Rows as a grid padded with negatives that differ by column; sort each row.
-    grid = np.tile(-1 - np.arange(width, dtype=np.int32), (n_rows, 1))
-    grid[row, np.arange(len(school)) - ptr[row]] = school
-    grid.sort(axis=1)
-    return bool((grid[:, 1:] == grid[:, :-1]).any())
+    pass names each problem. The fast path of read_applicants, in compiled code
+    (:mod:`seats.io.choice_kernels`): no Python step per entry."""
+    return parse_choices(cells, index, CHOICE_SEPARATOR, GROUP_SEPARATOR)
 
 
 def _checked_choices(

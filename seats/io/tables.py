@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import difflib
 import io
+import itertools
 import re
 import unicodedata
 import zipfile
@@ -43,26 +44,54 @@ ENCODING_ALIASES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030"}
 
 
 class Table:
-    """A rectangular table of trimmed text cells with the source line of every row."""
+    """A rectangular table of trimmed text cells with the source line of every row.
+
+    Held as rows or as columns, whichever the reader produced (a national applicants file is
+    split straight into columns); the other form is built on first use."""
 
     def __init__(
         self,
         name: str,
         header: list[str],
-        rows: list[list[str]],
+        rows: list[list[str]] | None,
         lines: list[int],
         problems: Problems,
+        *,
+        columns: list[list[str]] | None = None,
     ):
         self.name = name
         self.header = header
-        self.rows = rows
+        self._rows = rows
+        self._columns = columns
         self.lines = lines
         self.problems = problems
         self.column_index = {c: i for i, c in enumerate(header)}
         self._reported_missing: set[str] = set()
 
+    @property
+    def rows(self) -> list[list[str]]:
+        if self._rows is None:
+            self._rows = [list(row) for row in zip(*self._columns, strict=True)]
+        return self._rows
+
+    def _column(self, j: int) -> list[str]:
+        if self._columns is None:
+            self._columns = [[row[k] for row in self._rows] for k in range(len(self.header))]
+        return self._columns[j]
+
+    def subset(self, keep: list[int]) -> Table:
+        """The rows at the indices `keep`, in that order, with their lines."""
+        return Table(
+            self.name,
+            self.header,
+            None,
+            [self.lines[i] for i in keep],
+            self.problems,
+            columns=[[self._column(j)[i] for i in keep] for j in range(len(self.header))],
+        )
+
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.lines)
 
     def has(self, column: str) -> bool:
         return column in self.column_index
@@ -84,10 +113,9 @@ class Table:
     def text(self, column: str, *, required: bool = True) -> list[str]:
         """The column as trimmed text; empty cells are reported when `required`."""
         if column not in self.column_index:
-            return [""] * len(self.rows)
-        j = self.column_index[column]
-        values = [row[j] for row in self.rows]
-        if required:
+            return [""] * len(self)
+        values = list(self._column(self.column_index[column]))  # the caller's own copy
+        if required and "" in values:
             for value, line in zip(values, self.lines, strict=True):
                 if value == "":
                     self.problems.add(self.name, line, column, "is empty")
@@ -101,7 +129,7 @@ class Table:
         maximum: int | None = None,
         required: bool = True,
     ) -> np.ndarray:
-        out = np.zeros(len(self.rows), dtype=np.int64)
+        out = np.zeros(len(self), dtype=np.int64)
         for i, value in enumerate(self.text(column, required=required)):
             if value == "":
                 continue
@@ -130,7 +158,7 @@ class Table:
         return out
 
     def floats(self, column: str, *, minimum: float | None = None) -> np.ndarray:
-        out = np.zeros(len(self.rows), dtype=np.float64)
+        out = np.zeros(len(self), dtype=np.float64)
         for i, value in enumerate(self.text(column)):
             if value == "":
                 continue
@@ -209,15 +237,19 @@ class Table:
         self, column: str, known: dict[str, int], what: str, *, required: bool = True
     ) -> np.ndarray:
         """Indices of the referenced ids (-1 where empty or unknown); unknown ids are named."""
-        out = np.full(len(self.rows), -1, dtype=np.int64)
-        for i, value in enumerate(self.text(column, required=required)):
-            if value == "":
-                continue
-            if value in known:
-                out[i] = known[value]
-            else:
-                self.problems.add(self.name, self.lines[i], column, f"unknown {what} '{value}'")
+        values = self.text(column, required=required)
+        out = lookup(known, values)
+        for i in np.flatnonzero(out < 0).tolist():  # empty or unknown: only these need a look
+            if values[i] != "":
+                self.problems.add(self.name, self.lines[i], column, f"unknown {what} '{values[i]}'")
         return out
+
+
+def lookup(index: dict[str, int], values: list[str]) -> np.ndarray:
+    """index[value] for each value, -1 where it has none (one C-level pass, no Python step)."""
+    return np.fromiter(
+        map(index.get, values, itertools.repeat(-1)), dtype=np.int64, count=len(values)
+    )
 
 
 def whole_number(value: str) -> int | None:
@@ -268,9 +300,15 @@ def id_problem(value: str) -> str | None:
     return None
 
 
+_FORMULA_AT_LINE_START = re.compile("^[" + re.escape("".join(FORMULA_START)) + "]", re.MULTILINE)
+
+
 def _risky(values: list[str]) -> bool:
-    """True if some ASCII id is too long or starts like a formula (the fast path's check)."""
-    return any(len(v) > MAX_ID_LENGTH or v.startswith(FORMULA_START) for v in values)
+    """True if some ASCII id is too long or starts like a formula (the fast path's check;
+    whole-column scans, so a cell holding a line break may only make it say True wrongly)."""
+    return max(map(len, values), default=0) > MAX_ID_LENGTH or bool(
+        _FORMULA_AT_LINE_START.search("\n".join(values))
+    )
 
 
 def find_table(folder: Path, stem: str) -> Path | None:
@@ -294,11 +332,12 @@ def read_table(
     path = Path(path)
     name = name or str(path)
     collector = problems if problems is not None else Problems()
+    columns = None
     if path.suffix.lower() == ".xlsx":
         header, rows, lines = _read_xlsx(path, name, collector)
     else:
-        header, rows, lines = _read_csv(path, name, collector, encoding)
-    table = Table(name, header, rows, lines, collector)
+        header, rows, lines, columns = _read_csv(path, name, collector, encoding)
+    table = Table(name, header, rows, lines, collector, columns=columns)
     if problems is None:
         collector.raise_if_any()
     return table
@@ -388,23 +427,31 @@ def _position(raw: bytes, offset: int) -> tuple[int, int]:
 
 
 def _read_csv(path: Path, name: str, problems: Problems, encoding: str | None):
+    """(header, rows, lines, columns) of a CSV file: rows, or columns for a plain file."""
     try:
         raw = path.read_bytes()
     except OSError as err:
         problems.add(name, None, None, f"cannot read file: {err.strerror or err}")
-        return [], [], []
+        return [], [], [], None
     text = _decode(raw, name, problems, encoding)
     if text is None:
-        return [], [], []
+        return [], [], [], None
+    # Cells are trimmed; a plain file with no white space at any cell's edge (the usual
+    # export) needs no Python step per cell for it.
+    padded = _may_have_padding(text) and _PADDED_CELL.search(text) is not None
+    plain = not padded and _plain_columns(text)
+    if plain:
+        header, lines, columns = plain
+        if not _check_header(header, name, 1, problems):
+            return header, [], [], None
+        return header, None, lines, columns
     header: list[str] | None = None
     rows: list[list[str]] = []
     lines: list[int] = []
     reader = None
     records = _plain_records(text)
-    # Cells are trimmed; a plain file with no white space at any cell's edge (the usual
-    # export) needs no Python step per cell for it.
-    padded = records is None or _PADDED_CELL.search(text) is not None
     if records is None:
+        padded = True  # quoted cells are trimmed inside their quotes too
         reader = csv.reader(io.StringIO(text, newline=""))
         records = _numbered(reader)
     try:
@@ -415,7 +462,7 @@ def _read_csv(path: Path, name: str, problems: Problems, encoding: str | None):
             if header is None:
                 header = cells
                 if not _check_header(header, name, line, problems):
-                    return header, [], []  # rows under a broken header would each be wrong
+                    return header, [], [], None  # rows under a broken header would each be wrong
                 continue
             if len(cells) != len(header):
                 problems.add(
@@ -428,8 +475,51 @@ def _read_csv(path: Path, name: str, problems: Problems, encoding: str | None):
         problems.add(name, reader.line_num, None, f"malformed CSV: {err}")
     if header is None:
         problems.add(name, None, None, "file is empty: expected a header line naming the columns")
-        return [], [], []
-    return header, rows, lines
+        return [], [], [], None
+    return header, rows, lines, None
+
+
+# The ASCII characters that str.strip() removes, but the line break.
+_ASCII_BLANKS = (" ", "\t", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+
+
+def _may_have_padding(text: str) -> bool:
+    """False when no cell can have white space at its edge: ASCII text without any blank but
+    the line break (one scan per character kind, instead of a regex over every position)."""
+    return not text.isascii() or any(blank in text for blank in _ASCII_BLANKS)
+
+
+def _plain_columns(text: str) -> tuple[list[str], list[int], list[list[str]]] | None:
+    """(header, lines, columns) of a file that needs nothing but splitting (see
+    :func:`_plain_records`) and whose header is on line 1, every other line holding exactly
+    the header's number of fields and none blank: the usual export, split into columns by a
+    few whole-text operations instead of a step per row. None otherwise (the row reader then
+    reports or skips what is unusual)."""
+    if '"' in text or "\r" in text or "\0" in text:
+        return None
+    body = text[:-1] if text.endswith("\n") else text
+    head, newline, body = body.partition("\n")
+    header = head.split(",")
+    if not any(header) or not newline or not body:
+        return None
+    physical_lines = body.split("\n")
+    lengths = np.fromiter(map(len, physical_lines), dtype=np.int64, count=len(physical_lines))
+    commas = np.fromiter(
+        map(str.count, physical_lines, itertools.repeat(",")),
+        dtype=np.int64,
+        count=len(physical_lines),
+    )
+    if (
+        (commas != len(header) - 1).any()
+        or (lengths == commas).any()  # a blank line: nothing but separators
+        or max(len(head), int(lengths.max())) > csv.field_size_limit()
+    ):
+        return None
+    del physical_lines
+    cells = body.replace("\n", ",").split(",")
+    width = len(header)
+    columns = [cells[j::width] for j in range(width)]
+    return header, list(range(2, len(columns[0]) + 2)), columns
 
 
 # White space (but the line break) at the start or end of a cell: a cell that .strip() changes.

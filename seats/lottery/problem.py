@@ -170,13 +170,7 @@ def select_level(table: Table, level: str, column: str = "level") -> Table:
     if not keep:
         table.problems.add(table.name, None, column, f"no school has {column} '{level}'")
         table.problems.raise_if_any()
-    return Table(
-        table.name,
-        table.header,
-        [table.rows[i] for i in keep],
-        [table.lines[i] for i in keep],
-        table.problems,
-    )
+    return table.subset(keep)
 
 
 def input_paths(
@@ -366,7 +360,7 @@ def _check_rules(lottery: Lottery, school_table: Table, table: Table, policy_pat
 
 
 def _eligibility(policy: Policy, table: Table, problems: Problems):
-    n = len(table.rows)
+    n = len(table)
     eligible = np.ones(n, dtype=bool)
     reason = [""] * n
     if policy.born_from is None and policy.born_to is None:
@@ -448,7 +442,7 @@ def _order_ranks(table: Table, column: str, problems: Problems) -> np.ndarray:
 
 
 def _matches(match, table: Table) -> np.ndarray:
-    holds = np.ones(len(table.rows), dtype=bool)
+    holds = np.ones(len(table), dtype=bool)
     for column, values in match:
         holds &= np.isin(np.array(table.text(column, required=False), dtype=object), values)
     return holds
@@ -456,8 +450,8 @@ def _matches(match, table: Table) -> np.ndarray:
 
 def _school_tier_lists(policy: Policy, table: Table) -> np.ndarray:
     """Per school: 0 for the policy's tiers, k for the first school rule k that matches."""
-    which = np.zeros(len(table.rows), dtype=np.int64)
-    unset = np.ones(len(table.rows), dtype=bool)
+    which = np.zeros(len(table), dtype=np.int64)
+    unset = np.ones(len(table), dtype=bool)
     for k, rule in enumerate(policy.school_rules, 1):
         hit = unset & _matches(rule.match, table)
         which[hit] = k

@@ -1,0 +1,120 @@
+"""The readers' fast paths against their careful twins: the plain CSV split into columns gives
+the table the row reader gives, and the compiled choices parser gives the careful pass's CSR
+arrays whenever it accepts the cells, and declines only cells the careful pass finds a problem
+in or must trim (so its speed never changes a result or a message)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seats.io import model, tables
+from seats.io.choice_kernels import parse_choices
+from seats.io.errors import Problems
+from seats.io.tables import Table, read_table
+
+EXAMPLES = settings(max_examples=300, deadline=None, derandomize=True)
+CELL = st.text(alphabet="ab1;|, \t\n张", max_size=6)
+
+
+def _row_read(text: str):
+    """The row reader (what _read_csv does when the plain split declines)."""
+    problems = Problems()
+    rows, lines, header = [], [], None
+    for line, record in enumerate((line.split(",") for line in text.split("\n")), start=1):
+        cells = [c.strip() for c in record]
+        if not any(cells):
+            continue
+        if header is None:
+            header = cells
+            continue
+        if len(cells) != len(header):
+            problems.add("t", line, None, "width")
+            cells = (cells + [""] * len(header))[: len(header)]
+        rows.append(cells)
+        lines.append(line)
+    return header, rows, lines, problems
+
+
+@EXAMPLES
+@given(st.lists(st.lists(CELL, min_size=1, max_size=4), min_size=1, max_size=8), st.booleans())
+def test_plain_columns_match_the_row_reader(records, final_newline):
+    text = "\n".join(",".join(r) for r in records) + ("\n" if final_newline else "")
+    plain = None if tables._may_have_padding(text) else tables._plain_columns(text)
+    if plain is None:
+        return  # the row reader reads it
+    header, lines, columns = plain
+    expected_header, rows, expected_lines, problems = _row_read(text)
+    assert not problems  # the plain split only takes rectangular files
+    assert header == expected_header
+    assert lines == expected_lines
+    table = Table("t", header, None, lines, Problems(), columns=columns)
+    assert table.rows == rows
+    assert len(table) == len(rows)
+
+
+def test_plain_file_reads_as_columns(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("id,zone\nA1,Z1\nA2,Z2\n")
+    table = read_table(path)
+    assert table._rows is None  # the fast path split it into columns
+    assert table.text("zone") == ["Z1", "Z2"]
+    assert table.lines == [2, 3]
+    assert table.subset([1]).rows == [["A2", "Z2"]]
+    padded = tmp_path / "b.csv"
+    padded.write_text("id,zone\nA1, Z1\n\nA2,Z2\n")
+    table = read_table(padded)
+    assert table.text("zone") == ["Z1", "Z2"]
+    assert table.lines == [2, 4]
+
+
+SCHOOLS = {"S1": 0, "S2": 1, "S10": 2, "张1": 3}
+CHOICE = st.lists(
+    st.sampled_from(["S1", "S2", "S10", "张1", "S3", "", " S1", "S1 ", "s1"]), max_size=4
+)
+
+
+@st.composite
+def choice_cell(draw):
+    ids = draw(CHOICE)
+    seps = [draw(st.sampled_from([";", ";", "|", "\n"])) for _ in ids]
+    return "".join(s + i for s, i in zip(seps, ids, strict=True))[1:] if ids else ""
+
+
+@EXAMPLES
+@given(st.lists(choice_cell(), max_size=6))
+def test_compiled_choices_match_the_careful_pass(cells):
+    problems = Problems()
+    table = Table(
+        "applicants.csv",
+        ["choices"],
+        [[c] for c in cells],
+        list(range(2, 2 + len(cells))),
+        problems,
+    )
+    careful = model._checked_choices(table, cells, SCHOOLS, {})
+    fast = parse_choices(cells, SCHOOLS, ";", "|")
+    if fast is None:  # declined: the careful pass found a problem, or trims a padded id
+        assert problems or any(c != c.replace(" ", "").replace("\n", "") for c in cells)
+        return
+    assert not problems
+    np.testing.assert_array_equal(fast[0], careful[0])
+    np.testing.assert_array_equal(fast[1], careful[1])
+    assert fast[1].dtype == np.int32
+    if careful[2] is None:
+        assert fast[2] is None
+    else:
+        np.testing.assert_array_equal(fast[2], careful[2])
+
+
+def test_compiled_choices_at_scale_against_a_dict():
+    rng = np.random.default_rng(7)
+    ids = [f"S{k:05d}" for k in range(3000)]
+    index = {s: k for k, s in enumerate(ids)}
+    rows = [rng.choice(3000, size=rng.integers(0, 11), replace=False) for _ in range(5000)]
+    cells = [";".join(ids[k] for k in row) for row in rows]
+    ptr, school, position = parse_choices(cells, index, ";", "|")
+    assert position is None
+    np.testing.assert_array_equal(np.diff(ptr), [len(r) for r in rows])
+    np.testing.assert_array_equal(school, np.concatenate(rows))

@@ -15,13 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seats.io.tables import lookup
 from seats.lottery.numbers import _rank_digests, multiple_digests, single_digests
 from seats.lottery.policy import Conditions
 from seats.lottery.problem import Lottery, Units, family_entries, units_of
 
 
 def _codes(values: list[str], vocabulary: dict[str, int]) -> np.ndarray:
-    return np.array([vocabulary.setdefault(v, len(vocabulary)) for v in values], dtype=np.int64)
+    """Code of each value in `vocabulary`, adding new values in the order first seen."""
+    for value in dict.fromkeys(values):  # the distinct values, first seen first
+        vocabulary.setdefault(value, len(vocabulary))
+    return lookup(vocabulary, values)
 
 
 def unknown_categories(lottery: Lottery) -> list[tuple[str, str]]:

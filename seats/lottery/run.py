@@ -6,12 +6,7 @@ A run folder holds everything needed to check it: ``inputs/`` (byte copies of th
 
 from __future__ import annotations
 
-import csv
-import functools
 import gc
-import io
-import itertools
-import re
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,13 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from seats.io.audit import AUDIT_FILE, AuditLog, RecordedRun, library_versions
+from seats.io.csv_columns import Column, Vocabulary, numbers_vocabulary, write_columns
 from seats.io.errors import InputError, Problem
 from seats.io.output import (
-    BOM,
-    CSV_ENCODING,
     check_output_folder,
     copy_input,
-    formula_like,
     sha256_file,
     staged_output,
     write_csv,
@@ -125,23 +118,23 @@ def write_results(out: Path, result: Draw) -> dict[str, int]:
     apps, schools = lottery.applicants, lottery.schools
     names = lottery.policy.tier_names
 
+    ids = Vocabulary.of(apps.ids)
     counts = {
-        ASSIGNMENTS: _write_columns(
+        ASSIGNMENTS: write_columns(
             out / ASSIGNMENTS,
             ASSIGNMENT_COLUMNS,
-            [apps.ids, *_assignment_columns(result)],
+            [Column(np.arange(len(apps), dtype=np.int64), ids), *_assignment_columns(result)],
         )
     }
 
-    school_ids = np.array([*schools.ids, ""], dtype=object)
     position = np.arange(len(wait_school)) - np.searchsorted(wait_school, wait_school)
-    counts[WAITLISTS] = _write_columns(
+    counts[WAITLISTS] = write_columns(
         out / WAITLISTS,
         ["school_id", "position", "applicant_id"],
         [
-            school_ids[wait_school].tolist(),
-            (position + 1).astype(str).tolist(),
-            np.array(apps.ids, dtype=object)[wait_app].tolist(),
+            Column(wait_school.astype(np.int64), Vocabulary.of(schools.ids)),
+            Column(position + 1, numbers_vocabulary(int(position.max(initial=0)) + 1)),
+            Column(wait_app.astype(np.int64), ids),
         ],
     )
 
@@ -187,99 +180,71 @@ def write_results(out: Path, result: Draw) -> dict[str, int]:
     return counts
 
 
-def _write_columns(path: Path, header: list[str], columns: list[list[str]]) -> int:
-    """:func:`write_csv` of rows given as columns of text (two or more), byte for byte;
-    returns the row count.
-
-    When no cell holds a character that makes the csv module quote it (the usual ids, numbers
-    and names), the rows are joined directly, several times faster for the millions of rows
-    of a national lottery. Otherwise write_csv formats them.
-    """
-    if any(_csv_special().search("".join(c)) or formula_like(c) for c in columns):
-        return write_csv(path, header, zip(*columns, strict=True))
-    rows = zip(*columns, strict=True)
-    with open(path, "w", encoding=CSV_ENCODING, newline="") as handle:
-        handle.write(BOM + _csv_line(header))
-        while block := list(itertools.islice(rows, WRITE_BLOCK)):  # one write per block
-            handle.write("\n".join(map(",".join, block)) + "\n")
-    return len(columns[0])
-
-
-def _csv_line(cells: list[str]) -> str:
-    """One CSV row as write_csv writes it."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(cells)
-    return buffer.getvalue()
-
-
-@functools.cache
-def _csv_special() -> re.Pattern:
-    """The ASCII characters that write_csv does not write as they are (it quotes the cell, or
-    refuses it), found by asking the csv module; other characters are never special to it."""
-    special = []
-    for char in map(chr, range(128)):
-        try:
-            if _csv_line([char, char]) != f"{char},{char}\n":
-                special.append(char)
-        except csv.Error:
-            special.append(char)
-    return re.compile(f"[{re.escape(''.join(special))}]")
-
-
-def _assignment_columns(result: Draw) -> list[list[str]]:
+def _assignment_columns(result: Draw) -> list[Column]:
     """Columns status .. reason of assignments.csv (ASSIGNMENT_COLUMNS after applicant_id);
     school_name from the schools file's ``name`` column where it has one.
 
     Placed: the school, 1-based rank in the expanded choice list, the unit's tier and reserve
     there, and the applicant's own lottery number at that school (tie-break form). Everyone
     else eligible: the single-form number (统筹-assigned ones also their school and distance).
-    Ineligible: the reason, nothing else. Built column-wise: no Python step per cell.
+    Ineligible: the reason, nothing else. Built as codes into small vocabularies (school ids,
+    tier names, ...): no Python step per cell.
     """
     lottery, allocation = result.lottery, result.allocation
     apps, prio = lottery.applicants, allocation.priorities
     n = len(apps)
     placed = allocation.status == PLACED
     ineligible = allocation.status == INELIGIBLE
-    own_number = ~placed & ~ineligible
     entry = (apps.choice_ptr[:-1] + allocation.rank)[placed]
+    school = allocation.school.astype(np.int64)  # -1: none
 
-    school = np.array([*lottery.schools.ids, ""], dtype=object)[allocation.school]  # -1 -> ""
-    rank = np.full(n, "", dtype=object)
-    rank[placed] = (allocation.rank[placed] + 1).astype(str)
-    tier = np.full(n, "", dtype=object)
+    rank = np.where(placed, allocation.rank.astype(np.int64) + 1, -1)
     lists = tier_names_at(lottery)
-    if len(lists) == 1:
-        names = np.array(lists[0], dtype=object)
-        tier[placed] = names[prio.unit_tier[entry]]
-    else:
-        school_list = lottery.tier_list[apps.choice_school[entry]]
-        tier[placed] = [
-            lists[k][t]
-            for k, t in zip(school_list.tolist(), prio.unit_tier[entry].tolist(), strict=True)
-        ]
-    number = np.full(n, "", dtype=object)
-    if prio.entry_digest is None:
-        own_number |= placed  # single tie-break: the number at every school is the applicant's
-    else:
-        entry_hex = prio.entry_digest.hex()
-        number[placed] = [entry_hex[64 * e : 64 * e + 64] for e in entry.tolist()]
-    applicant_hex = prio.applicant_digest.hex()
-    number[own_number] = [
-        applicant_hex[64 * a : 64 * a + 64] for a in np.flatnonzero(own_number).tolist()
-    ]
-    reserve = np.full(n, "", dtype=object)
+    tier = np.full(n, -1, dtype=np.int64)
+    first_of_list = np.cumsum([0] + [len(names) for names in lists[:-1]])
+    school_list = (
+        lottery.tier_list[apps.choice_school[entry]]
+        if len(lists) > 1
+        else np.zeros(len(entry), int)
+    )
+    tier[placed] = first_of_list[school_list] + prio.unit_tier[entry]
+    # The lottery number, as hex of its digest: at the placed school (tie-break form) for the
+    # placed, the single form for everyone else eligible, none for the ineligible.
+    digests = np.frombuffer(prio.applicant_digest, np.uint8).reshape(-1, 32).copy()
+    if prio.entry_digest is not None and placed.any():
+        entry_digests = np.frombuffer(prio.entry_digest, np.uint8).reshape(-1, 32)
+        digests[placed] = entry_digests[entry]
+    number = np.where(ineligible, -1, np.arange(n, dtype=np.int64))
+    reserve = np.full(n, -1, dtype=np.int64)
     if lottery.policy.reserves:
         under = placed & (allocation.reserve >= 0)
-        reserve_names = np.array([r.name for r in lottery.policy.reserves], dtype=object)
-        reserve[under] = reserve_names[allocation.reserve[under]]
-    distance = np.full(n, "", dtype=object)
+        reserve[under] = allocation.reserve[under]
     assigned = allocation.status == ASSIGNED
-    distance[assigned] = [f"{d:.3f}" for d in allocation.distance[assigned].tolist()]
-    reason = np.array(lottery.reason if lottery.reason is not None else [""] * n, dtype=object)
-    names = lottery.schools.table.text("name", required=False)
-    name = np.array([*names, ""], dtype=object)[allocation.school]  # -1 -> ""
-    columns = (allocation.status, school, name, rank, tier, number, reserve, distance, reason)
-    return [column.tolist() for column in columns]
+    distance = np.full(n, -1, dtype=np.int64)
+    distance[assigned] = np.arange(int(assigned.sum()))
+    reason = lottery.reason if lottery.reason is not None else [""] * n
+    school_ids = Vocabulary.of(lottery.schools.ids)
+    names = Vocabulary.of(lottery.schools.table.text("name", required=False))
+    return [
+        Column.coded(allocation.status.tolist()),
+        Column(school, school_ids),
+        Column(school, names),
+        Column(rank, numbers_vocabulary(int(rank.max(initial=0)))),
+        Column(tier, Vocabulary.of([name for names in lists for name in names])),
+        Column(number, Vocabulary.fixed(_HEX_PAIRS[digests].reshape(-1, 64))),
+        Column(reserve, Vocabulary.of([r.name for r in lottery.policy.reserves])),
+        Column(
+            distance,
+            Vocabulary.of([f"{d:.3f}" for d in allocation.distance[assigned].tolist()]),
+        ),
+        Column.coded(reason),
+    ]
+
+
+# Byte value -> its two lowercase hex digits (as ASCII bytes): digests to hex, whole-array.
+_HEX_PAIRS = np.frombuffer("".join(f"{b:02x}" for b in range(256)).encode(), np.uint8).reshape(
+    256, 2
+)
 
 
 @dataclass

@@ -1,17 +1,23 @@
-"""The readers' fast paths against their careful twins: the plain CSV split into columns gives
-the table the row reader gives, and the compiled choices parser gives the careful pass's CSR
-arrays whenever it accepts the cells, and declines only cells the careful pass finds a problem
-in or must trim (so its speed never changes a result or a message)."""
+"""The fast paths of the readers and the writer against their careful twins: the plain CSV
+split into columns gives the table the row reader gives; the compiled choices parser gives the
+careful pass's CSR arrays whenever it accepts the cells, and declines only cells the careful
+pass finds a problem in or must trim; coded columns written by the compiled writer give
+write_csv's bytes. So the fast paths never change a result or a message."""
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seats.io import model, tables
 from seats.io.choice_kernels import parse_choices
+from seats.io.csv_columns import Column, Vocabulary, write_columns
 from seats.io.errors import Problems
+from seats.io.output import write_csv
 from seats.io.tables import Table, read_table
 
 EXAMPLES = settings(max_examples=300, deadline=None, derandomize=True)
@@ -118,3 +124,37 @@ def test_compiled_choices_at_scale_against_a_dict():
     assert position is None
     np.testing.assert_array_equal(np.diff(ptr), [len(r) for r in rows])
     np.testing.assert_array_equal(school, np.concatenate(rows))
+
+
+TEXT = st.text(alphabet=st.sampled_from([*'ab1,"=+-@ \t\r\n张;é', "\x00"]), max_size=5)
+
+
+@EXAMPLES
+@given(
+    st.lists(st.lists(TEXT, min_size=1, max_size=4), min_size=1, max_size=3),
+    st.integers(0, 6),
+    st.randoms(use_true_random=False),
+)
+def test_coded_columns_write_what_write_csv_writes(tmp_path_factory, vocabularies, n_rows, rnd):
+    folder = tmp_path_factory.mktemp("csv")
+    columns, cells = [], []
+    for texts in vocabularies:
+        codes = np.array([rnd.randrange(-1, len(texts)) for _ in range(n_rows)], dtype=np.int64)
+        columns.append(Column(codes, Vocabulary.of(texts)))
+        cells.append([texts[k] if k >= 0 else "" for k in codes.tolist()])
+    header = [f"c{j}" for j in range(len(columns))]
+    try:
+        write_csv(folder / "expected.csv", header, zip(*cells, strict=True))
+    except csv.Error:  # a text the csv module refuses (NUL): both refuse it
+        with pytest.raises(csv.Error):
+            write_columns(folder / "fast.csv", header, columns)
+        return
+    assert write_columns(folder / "fast.csv", header, columns) == n_rows
+    assert (folder / "fast.csv").read_bytes() == (folder / "expected.csv").read_bytes()
+
+
+def test_fixed_width_vocabulary_of_hex_numbers(tmp_path):
+    rows = np.frombuffer(b"ab12cd34", np.uint8).reshape(2, 4)
+    column = Column(np.array([1, -1, 0]), Vocabulary.fixed(rows))
+    write_columns(tmp_path / "n.csv", ["number", "id"], [column, Column.of(["A", "B", "C"])])
+    assert (tmp_path / "n.csv").read_bytes() == "\ufeffnumber,id\ncd34,A\n,B\nab12,C\n".encode()

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -56,20 +57,31 @@ class AuditLog:
         self.path.write_bytes(b"")
 
     def append(self, kind: str, payload: dict) -> dict:
-        record = {
-            "seq": len(self.records),
-            "time": utc_now(),
-            "kind": kind,
-            "payload": payload,
-            "prev": self.prev,
-        }
-        record["hash"] = hashlib.sha256(canonical_json(record)).hexdigest()
-        line = canonical_json(record)
+        return self.extend(kind, [payload])[0]
+
+    def extend(self, kind: str, payloads: Iterable[dict]) -> list[dict]:
+        """Append one record of this kind per payload (one file write for all of them: a
+        national draw logs one record per school)."""
+        lines, records = [], []
+        for payload in payloads:
+            record = {
+                "seq": len(self.records),
+                "time": utc_now(),
+                "kind": kind,
+                "payload": payload,
+                "prev": self.prev,
+            }
+            body = canonical_json(record)
+            record["hash"] = hashlib.sha256(body).hexdigest()
+            # The canonical JSON with the hash: "hash" sorts before every other key.
+            line = b'{"hash":"' + record["hash"].encode() + b'",' + body[1:]
+            lines.append(line + b"\n")
+            self.prev = hashlib.sha256(line).hexdigest()
+            self.records.append(record)
+            records.append(record)
         with open(self.path, "ab") as handle:
-            handle.write(line + b"\n")
-        self.prev = hashlib.sha256(line).hexdigest()
-        self.records.append(record)
-        return record
+            handle.write(b"".join(lines))
+        return records
 
 
 def read_chain(path: Path) -> tuple[list[dict], list[str]]:

@@ -70,8 +70,10 @@ def school_results(
     global_tier = to_global[school_list[entry_school], prio.tier]
     # applicants who take part: the ineligible (born outside the window) are not counted
     taking_part = allocation.status[lottery.entry_applicant] != INELIGIBLE
-    by_tier = np.zeros((n_schools, n_tiers), dtype=np.int64)
-    np.add.at(by_tier, (entry_school[taking_part], global_tier[taking_part]), 1)
+    by_tier = np.bincount(
+        entry_school[taking_part] * n_tiers + global_tier[taking_part],
+        minlength=n_schools * n_tiers,
+    ).reshape(n_schools, n_tiers)
     first = apps.choice_ptr[:-1][(np.diff(apps.choice_ptr) > 0) & (allocation.status != INELIGIBLE)]
     first_choices = np.bincount(entry_school[first], minlength=n_schools)
     by_choice = allocation.rank >= 0

@@ -391,9 +391,9 @@ def run_lottery(
                 "lottery_number": f"lowercase hex SHA-256 of the UTF-8 text {example!r}",
             },
         )
-        for r in result.results:
-            log.append(
-                "school",
+        log.extend(
+            "school",
+            (
                 {
                     "school_id": r.school_id,
                     "seats": r.seats,
@@ -404,8 +404,10 @@ def run_lottery(
                     "assigned": r.assigned,
                     "cutoff_tier": r.cutoff_tier,
                     "cutoff_lottery_number": r.cutoff_number,
-                },
-            )
+                }
+                for r in result.results
+            ),
+        )
         for name in OUTPUT_FILES:
             log.append(
                 "output", {"file": name, "sha256": sha256_file(out / name), "rows": counts[name]}

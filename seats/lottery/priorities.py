@@ -54,8 +54,9 @@ class _EntryFacts:
         self.app = lottery.entry_applicant
         self.school = apps.choice_school.astype(np.int64)
         zones: dict[str, int] = {}
-        self.school_zone = _codes(schools.zone_ids, zones)[self.school]
-        self.applicant_zone = _codes(apps.zone_ids, zones)[self.app]
+        # (int32: two entry-sized arrays compared once, the largest of a national draw's)
+        self.school_zone = _codes(schools.zone_ids, zones).astype(np.int32)[self.school]
+        self.applicant_zone = _codes(apps.zone_ids, zones).astype(np.int32)[self.app]
         self._vocabulary: dict[str, dict[str, int]] = {}
         self._columns: dict[str, np.ndarray] = {}
         self._catchment: np.ndarray | None = None
@@ -140,6 +141,7 @@ class Priorities:
     unit_tier: np.ndarray | None = None  # per entry: the unit's tier index at that school
     unit_number_rank: np.ndarray | None = None  # per entry: the unit's (smallest) number rank
     unit_order: np.ndarray | None = None  # per entry: the unit's order_by rank used, -1 none
+    # (None when the policy has no order_by)
     reserve_mask: np.ndarray | None = None  # per entry: bit r = the unit meets reserve r there
     number_of_rank: np.ndarray | None = None  # rank -> applicant (single) or entry (multiple)
 
@@ -196,9 +198,10 @@ def priorities(lottery: Lottery) -> Priorities:
     # The unit's tier (best), number (smallest) and order_by value (largest) at each school.
     unit_tier = per_unit(tier, np.minimum)
     unit_number = per_unit(number_rank, np.minimum)
-    unit_order = np.full(len(tier), -1, dtype=np.int64)
+    unit_order = None  # without order_by, nothing to hold (an entry-sized array saved)
     order_span = 1
     if lottery.order_values:
+        unit_order = np.full(len(tier), -1, dtype=np.int64)
         school_list = lottery.tier_list[facts.school]
         for k, tier_list in enumerate(policy.tier_lists):
             for t, one in enumerate(tier_list):
@@ -209,13 +212,20 @@ def priorities(lottery: Lottery) -> Priorities:
         unit_order = per_unit(unit_order, np.maximum)
         order_span = int(max(v.max(initial=-1) for v in lottery.order_values.values())) + 2
     # larger order values first: component order_span - 1 - (rank + 1), the empty value last
-    order_part = np.where(unit_order >= 0, order_span - 2 - unit_order, order_span - 1)
+    order_part = (
+        np.where(unit_order >= 0, order_span - 2 - unit_order, order_span - 1)
+        if unit_order is not None
+        else 0
+    )
     n = max(n_numbers, 1)
     if int(tier.max(initial=0) + 1) * order_span * n < 2**62:
         key = (unit_tier * order_span + order_part) * n + unit_number
     else:  # too wide to pack: the rank of (tier, order, number) does as well
         key = np.empty(len(tier), dtype=np.int64)
-        key[np.lexsort((unit_number, order_part, unit_tier))] = np.arange(len(tier))
+        columns = (
+            (unit_number, unit_tier) if unit_order is None else (unit_number, order_part, unit_tier)
+        )
+        key[np.lexsort(columns)] = np.arange(len(tier))
 
     reserve_mask = None
     if lottery.reserve_seats is not None and lottery.reserve_seats.shape[1]:

@@ -158,3 +158,17 @@ def test_fixed_width_vocabulary_of_hex_numbers(tmp_path):
     column = Column(np.array([1, -1, 0]), Vocabulary.fixed(rows))
     write_columns(tmp_path / "n.csv", ["number", "id"], [column, Column.of(["A", "B", "C"])])
     assert (tmp_path / "n.csv").read_bytes() == "\ufeffnumber,id\ncd34,A\n,B\nab12,C\n".encode()
+
+
+@EXAMPLES
+@given(
+    st.lists(st.tuples(st.integers(0, 50), st.integers(0, 2**40), st.integers(0, 9)), max_size=40),
+    st.booleans(),
+)
+def test_packed_order_is_the_lexsort_order(rows, wide):
+    from seats.lottery.results import _order_by
+
+    columns = [np.array([r[k] for r in rows], dtype=np.int64) for k in range(3)]
+    if wide:  # too wide to pack: the lexsort itself
+        columns[1] = columns[1] * 2**21
+    np.testing.assert_array_equal(_order_by(*columns), np.lexsort(columns[::-1]))

@@ -62,7 +62,8 @@ class Vocabulary:
     def plain(self) -> bool:
         """True if write_csv writes every text as it is: no byte the csv module quotes or
         refuses, and no text starting like a formula (which write_csv may neutralise)."""
-        if _special_bytes()[self.data].any():
+        data = self.data.tobytes()
+        if len(data.translate(None, _special_bytes())) != len(data):  # deletes the specials
             return False
         starts = self.ptr[:-1][np.diff(self.ptr) > 0]
         return not np.isin(self.data[starts], _FORMULA_BYTES).any()
@@ -95,18 +96,19 @@ _FORMULA_BYTES = np.frombuffer("".join(FORMULA_START).encode(), np.uint8)
 
 
 @functools.cache
-def _special_bytes() -> np.ndarray:
-    """Per byte value, whether write_csv would not write that ASCII character as it is (it
-    quotes the cell, or refuses it), found by asking the csv module; bytes of non-ASCII
-    characters are never special to it."""
-    special = np.zeros(256, dtype=bool)
+def _special_bytes() -> bytes:
+    """The ASCII characters that write_csv does not write as they are (it quotes the cell, or
+    refuses it), found by asking the csv module; bytes of non-ASCII characters are never
+    special to it."""
+    special = bytearray()
     for code in range(128):
         char = chr(code)
         try:
-            special[code] = _csv_line([char, char]) != f"{char},{char}\n"
+            if _csv_line([char, char]) != f"{char},{char}\n":
+                special.append(code)
         except csv.Error:
-            special[code] = True
-    return special
+            special.append(code)
+    return bytes(special)
 
 
 def _csv_line(cells: list[str]) -> str:

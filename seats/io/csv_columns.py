@@ -92,6 +92,7 @@ def numbers_vocabulary(largest: int) -> Vocabulary:
     return Vocabulary.of([str(k) for k in range(largest + 1)])
 
 
+ROWS_PER_WRITE = 1 << 17
 _FORMULA_BYTES = np.frombuffer("".join(FORMULA_START).encode(), np.uint8)
 
 
@@ -154,20 +155,21 @@ def write_columns(path: Path, header: list[str], columns: list[Column]) -> int:
         cells = [[t[k] for k in c.codes.tolist()] for t, c in zip(texts, columns, strict=True)]
         return write_csv(path, header, zip(*cells, strict=True))
     # One joint vocabulary: column j's codes shifted past the texts of the columns before it.
-    codes = np.empty((n_rows, len(columns)), np.int64)
-    base = 0
-    for j, column in enumerate(columns):
-        codes[:, j] = np.where(column.codes >= 0, column.codes + base, -1)
-        base += len(column.vocabulary.ptr) - 1
+    bases = np.cumsum([0] + [len(c.vocabulary.ptr) - 1 for c in columns[:-1]]).tolist()
     data = np.concatenate([c.vocabulary.data for c in columns])
-    starts = np.cumsum([0] + [len(c.vocabulary.data) for c in columns[:-1]])
+    starts = np.cumsum([0] + [len(c.vocabulary.data) for c in columns[:-1]]).tolist()
     ptr = np.concatenate(
-        [c.vocabulary.ptr[:-1] + start for c, start in zip(columns, starts.tolist(), strict=True)]
+        [c.vocabulary.ptr[:-1] + start for c, start in zip(columns, starts, strict=True)]
         + [np.array([len(data)], np.int64)]
     )
-    out = _csv_bytes(codes, data, ptr)
     with open(path, "w", encoding=CSV_ENCODING, newline="") as handle:
         handle.write(BOM + _csv_line(header))
         handle.flush()
-        handle.buffer.write(out.data)
+        for lo in range(0, n_rows, ROWS_PER_WRITE):  # in blocks: memory stays small
+            hi = min(lo + ROWS_PER_WRITE, n_rows)
+            codes = np.empty((hi - lo, len(columns)), np.int64)
+            for j, (column, base) in enumerate(zip(columns, bases, strict=True)):
+                part = column.codes[lo:hi]
+                codes[:, j] = np.where(part >= 0, part + base, -1)
+            handle.buffer.write(_csv_bytes(codes, data, ptr).data)
     return n_rows

@@ -132,7 +132,7 @@ def entry_tiers(lottery: Lottery, facts: _EntryFacts | None = None) -> np.ndarra
 
 @dataclass
 class Priorities:
-    tier: np.ndarray  # per entry: the applicant's own tier index in the school's list
+    tier: np.ndarray  # per entry: the applicant's own tier index in the school's list (int8)
     key: np.ndarray  # per entry: the unit's priority key at that school (lower wins)
     applicant_digest: bytes  # single-form digest per applicant (32 bytes each)
     entry_digest: bytes | None  # multiple tie-break: one digest per entry
@@ -236,7 +236,7 @@ def priorities(lottery: Lottery) -> Priorities:
         # a unit meets a reserve's conditions only if every member does
         reserve_mask = per_unit(member_mask, np.bitwise_and)
     return Priorities(
-        tier,
+        tier.astype(np.int8) if tier.max(initial=0) < 127 else tier,  # kept: entry-sized
         key,
         applicant_digest,
         entry_digest,

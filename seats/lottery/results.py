@@ -20,9 +20,9 @@ def waitlists(lottery: Lottery, allocation: Allocation) -> tuple[np.ndarray, np.
     entry_app = lottery.entry_applicant
     position = lottery.entry_position
     placed_rank = allocation.rank[entry_app]
-    waiting = ((placed_rank < 0) | (position < placed_rank)) & (
-        allocation.status[entry_app] != INELIGIBLE
-    )
+    waiting = ((placed_rank < 0) | (position < placed_rank)) & (allocation.status != INELIGIBLE)[
+        entry_app
+    ]
     school = lottery.applicants.choice_school[waiting].astype(np.int64)
     key = prio.key[waiting]
     own = prio.number_rank[waiting]
@@ -71,20 +71,23 @@ def school_results(
     schools, apps, prio = lottery.schools, lottery.applicants, allocation.priorities
     names = lottery.policy.tier_names
     n_schools, n_tiers = len(schools), len(names)
-    entry_school = apps.choice_school.astype(np.int64)
+    entry_school = apps.choice_school  # (int32: entry-sized arrays are kept narrow here)
     lists = tier_names_at(lottery)
     school_list = (
         lottery.tier_list if lottery.tier_list is not None else np.zeros(n_schools, np.int64)
-    )
+    ).astype(np.int32)
     # tier index in the school's own list -> index in policy.tier_names
-    to_global = np.full((len(lists), max(len(x) for x in lists)), -1, dtype=np.int64)
+    to_global = np.full((len(lists), max(len(x) for x in lists)), -1, dtype=np.int32)
     for k, listed in enumerate(lists):
         to_global[k, : len(listed)] = [names.index(name) for name in listed]
-    global_tier = to_global[school_list[entry_school], prio.tier]
+    if len(lists) == 1:
+        global_tier = to_global[0][prio.tier]
+    else:
+        global_tier = to_global[school_list[entry_school], prio.tier]
     # applicants who take part: the ineligible (born outside the window) are not counted
-    taking_part = allocation.status[lottery.entry_applicant] != INELIGIBLE
+    taking_part = np.repeat(allocation.status != INELIGIBLE, np.diff(apps.choice_ptr))
     by_tier = np.bincount(
-        entry_school[taking_part] * n_tiers + global_tier[taking_part],
+        entry_school[taking_part].astype(np.int64) * n_tiers + global_tier[taking_part],
         minlength=n_schools * n_tiers,
     ).reshape(n_schools, n_tiers)
     first = apps.choice_ptr[:-1][(np.diff(apps.choice_ptr) > 0) & (allocation.status != INELIGIBLE)]

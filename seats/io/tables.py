@@ -204,9 +204,13 @@ class Table:
         joined = "".join(values)
         plain = joined.isascii() and not _ASCII_CONTROL.search(joined)
         if plain:
-            keys = list(map(str.lower, values))  # NFKC + casefold of ASCII text
-            if len(values) == len(set(keys)) and "" not in keys and not _risky(values):
-                return dict(zip(values, range(len(values)), strict=True))  # no step per row
+            # NFKC + casefold of ASCII text is lower(); ids all in one case are their own key
+            one_case = joined in (joined.upper(), joined.lower())
+            keys = values if one_case else list(map(str.lower, values))
+            index = dict(zip(values, range(len(values)), strict=True))  # no step per row
+            distinct = len(index) == len(values) and (one_case or len(set(keys)) == len(values))
+            if distinct and "" not in index and not _risky(values):
+                return index
         index: dict[str, int] = {}
         first_of_key: dict[str, int] = {}
         for i, value in enumerate(values):

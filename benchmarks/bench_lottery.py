@@ -52,6 +52,8 @@ from seats.lottery import allocate, kernels, load_lottery, priorities
 SEED = "bench 2021"
 MATCHING_SIZES = [(5_600, 100, 3), (20_000, 400, 5)]
 SCALE_SIZES = [(100_000, 2_000, 5), (563_000, 8_000, 10)]
+# National, then 3.55 times as many applicants and schools (the same 70 applicants a school).
+LINEAR_SIZES = [(563_000, 8_000, 10), (2_000_000, 28_400, 10)]
 QUICK_MATCHING_SIZES = [(1_000, 20, 3)]
 QUICK_SCALE_SIZES = [(20_000, 400, 5)]
 KERNEL_CACHE = Path(kernels.__file__).parent / "__pycache__"
@@ -368,6 +370,36 @@ def bench_rules_v2(sizes, workdir: Path, repeat: int) -> list[str]:
     return rows
 
 
+def bench_linearity(sizes, workdir: Path, repeat: int) -> list[str]:
+    """`seats lottery run` with the rules v2 (write_csv_v2) at growing size: warm wall time
+    per choice entry, against the first size's."""
+    rows = [
+        "| instance | entries | CLI warm: wall best (worst) | CPU user+sys best | peak RSS | "
+        "us per entry | per entry vs the first |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    first = None
+    for size in sizes:
+        folder = workdir / f"v2-{size[0]}x{size[1]}x{size[2]}"
+        if not (folder / "applicants.csv").exists():
+            instances.write_csv_v2(instances.generate(*size), folder)
+        args = [*cli_args(folder, workdir / "out_linear"), "--policy", str(folder / "policy.toml")]
+        run_child(args)  # compiles, if the cache is cold
+        warm = [run_child(args) for _ in range(repeat)]
+        walls = [wall for wall, _, _ in warm]
+        entries = size[0] * size[2]
+        per_entry = min(walls) / entries * 1e6
+        first = first or per_entry
+        rows.append(
+            f"| {size[0]:,} x {size[1]:,} x {size[2]} | {entries:,} | {min(walls):.1f} s "
+            f"({max(walls):.1f} s) | {min(cpu for _, _, cpu in warm):.1f} s | "
+            f"{max(rss for _, rss, _ in warm) / 2**30:.2f} GiB | {per_entry:.2f} | "
+            f"{per_entry / first:.2f}x |"
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
 def fmt_time(best_worst: tuple[float, float]) -> str:
     best, worst = best_worst
     unit, scale = ("ms", 1e3) if best < 1 else ("s", 1.0)
@@ -409,7 +441,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument(
-        "--only", choices=("matching", "scale", "rules", "kernel"), help="run one part only"
+        "--only",
+        choices=("matching", "scale", "rules", "kernel", "linearity"),
+        help="run one part only (linearity: only when named)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best is shown)")
     parser.add_argument(
@@ -447,6 +481,13 @@ def main(argv: list[str] | None = None) -> None:
             sizes = QUICK_SCALE_SIZES if args.quick else SCALE_SIZES[-1:]
             print("## rules v2 (reserves, families, P|P groups) beside v1, end to end\n")
             table = bench_rules_v2(sizes, workdir, args.repeat)
+            print("\n" + "\n".join(table) + "\n", flush=True)
+        if args.only == "linearity":  # minutes of instance writing: only when asked
+            print("## rules v2 at growing size: cost per choice entry\n")
+            table = bench_linearity(LINEAR_SIZES, workdir, args.repeat)
+            print("\n" + "\n".join(table) + "\n", flush=True)
+            print("## the v1 kernel and the reference kernel at the same sizes\n", flush=True)
+            table = bench_kernel(LINEAR_SIZES, workdir, max(args.repeat, 5))
             print("\n" + "\n".join(table) + "\n", flush=True)
     finally:
         if args.workdir is None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import shutil
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -462,7 +461,8 @@ def replay_lottery(recorded: RecordedRun, inputs: dict[str, Path], out: Path) ->
 
 def _summarise(out_dir: Path, result: Draw, audit_records: int) -> RunSummary:
     lottery, allocation, results = result.lottery, result.allocation, result.results
-    by_rank = Counter((allocation.rank[allocation.rank >= 0] + 1).tolist())
+    ranks, placed_at = np.unique(allocation.rank[allocation.rank >= 0] + 1, return_counts=True)
+    by_rank = dict(zip(ranks.tolist(), placed_at.tolist(), strict=True))
     oversubscribed = sorted(
         (
             (r.school_id, r.seats, r.applicants, r.waitlist)

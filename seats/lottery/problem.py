@@ -398,25 +398,33 @@ def _check_families(apps: Applicants, table: Table, problems: Problems) -> None:
     if not any(apps.family_ids):
         return
     first: dict[str, int] = {}
-    positions = apps.positions
-    for a, family in enumerate(apps.family_ids):
-        if not family:
-            continue
-        b = first.setdefault(family, a)
-        if b == a:
-            continue
-        lo_a, hi_a = apps.choice_ptr[a], apps.choice_ptr[a + 1]
-        lo_b, hi_b = apps.choice_ptr[b], apps.choice_ptr[b + 1]
-        same = np.array_equal(apps.choice_school[lo_a:hi_a], apps.choice_school[lo_b:hi_b])
-        same = same and np.array_equal(positions[lo_a:hi_a], positions[lo_b:hi_b])
-        if not same:
-            problems.add(
-                table.name,
-                table.lines[a],
-                "choices",
-                f"family '{family}' applies together, but {apps.ids[a]}'s choices differ "
-                f"from {apps.ids[b]}'s (line {table.lines[b]})",
-            )
+    members = [
+        (a, first.setdefault(family, a)) for a, family in enumerate(apps.family_ids) if family
+    ]
+    later = np.array([(a, b) for a, b in members if a != b], dtype=np.int64).reshape(-1, 2)
+    member, lead = later[:, 0], later[:, 1]
+    ptr, positions = apps.choice_ptr, apps.positions
+    lengths = ptr[member + 1] - ptr[member]
+    same = lengths == ptr[lead + 1] - ptr[lead]
+    # entry by entry, where the lengths agree: the schools and their positions
+    k = np.flatnonzero(same)
+    offset = np.arange(int(lengths[k].sum())) - np.repeat(
+        np.cumsum(lengths[k]) - lengths[k], lengths[k]
+    )
+    mine = np.repeat(ptr[member[k]], lengths[k]) + offset
+    theirs = np.repeat(ptr[lead[k]], lengths[k]) + offset
+    differs = (apps.choice_school[mine] != apps.choice_school[theirs]) | (
+        positions[mine] != positions[theirs]
+    )
+    same[k[np.repeat(np.arange(len(k)), lengths[k])[differs]]] = False
+    for a, b in zip(member[~same].tolist(), lead[~same].tolist(), strict=True):
+        problems.add(
+            table.name,
+            table.lines[a],
+            "choices",
+            f"family '{apps.family_ids[a]}' applies together, but {apps.ids[a]}'s choices "
+            f"differ from {apps.ids[b]}'s (line {table.lines[b]})",
+        )
 
 
 def _order_ranks(table: Table, column: str, problems: Problems) -> np.ndarray:

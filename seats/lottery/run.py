@@ -209,10 +209,12 @@ def _assignment_columns(result: Draw) -> list[Column]:
     tier[placed] = first_of_list[school_list] + prio.unit_tier[entry]
     # The lottery number, as hex of its digest: at the placed school (tie-break form) for the
     # placed, the single form for everyone else eligible, none for the ineligible.
-    digests = np.frombuffer(prio.applicant_digest, np.uint8).reshape(-1, 32).copy()
+    digests = prio.applicant_digest
     if prio.entry_digest is not None and placed.any():
-        entry_digests = np.frombuffer(prio.entry_digest, np.uint8).reshape(-1, 32)
-        digests[placed] = entry_digests[entry]
+        rows = np.frombuffer(digests, np.uint8).reshape(-1, 32).copy()
+        rows[placed] = np.frombuffer(prio.entry_digest, np.uint8).reshape(-1, 32)[entry]
+        digests = rows.tobytes()
+    hexed = np.frombuffer(digests.hex().encode(), np.uint8).reshape(-1, 64)
     number = np.where(ineligible, -1, np.arange(n, dtype=np.int64))
     reserve = np.full(n, -1, dtype=np.int64)
     if lottery.policy.reserves:
@@ -230,7 +232,7 @@ def _assignment_columns(result: Draw) -> list[Column]:
         Column(school, names),
         Column(rank, numbers_vocabulary(int(rank.max(initial=0)))),
         Column(tier, Vocabulary.of([name for names in lists for name in names])),
-        Column(number, Vocabulary.fixed(_HEX_PAIRS[digests].reshape(-1, 64))),
+        Column(number, Vocabulary.fixed(hexed)),
         Column(reserve, Vocabulary.of([r.name for r in lottery.policy.reserves])),
         Column(
             distance,
@@ -238,12 +240,6 @@ def _assignment_columns(result: Draw) -> list[Column]:
         ),
         Column.coded(reason),
     ]
-
-
-# Byte value -> its two lowercase hex digits (as ASCII bytes): digests to hex, whole-array.
-_HEX_PAIRS = np.frombuffer("".join(f"{b:02x}" for b in range(256)).encode(), np.uint8).reshape(
-    256, 2
-)
 
 
 @dataclass

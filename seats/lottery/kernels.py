@@ -599,6 +599,7 @@ def _deferred_acceptance_units(
     new_fill = np.zeros(n_schools, dtype=np.int64)
     by_school = np.empty(n_units, dtype=np.int64)
     touched = np.empty(n_schools, dtype=np.int64)
+    school_left = seats.copy()  # free seats after the school's last choice
     while n_free > 0:
         n_prop = 0
         for i in range(n_free):
@@ -631,6 +632,24 @@ def _deferred_acceptance_units(
             # The held are in key order already: sort the new proposers alone (insertion
             # sort, usually a few; a sort of the slice in the first round), then merge.
             lo_new, hi_new = new_ptr[s], new_ptr[s + 1]
+            n_held = held_count[s]
+            if res_ptr[s] == res_ptr[s + 1] and school_left[s] <= 0 and n_held > 0:
+                # Full, no reserves: the choice takes a prefix in key order, which the held
+                # fill already, so a proposer ranked after every held unit is refused as the
+                # whole rule would refuse it (most proposals of the later rounds).
+                worst = choice_key[held_entry[base + n_held - 1]]
+                kept = lo_new
+                for i in range(lo_new, hi_new):
+                    e = by_school[i]
+                    if choice_key[e] > worst:
+                        free[n_free] = entry_unit[e]
+                        n_free += 1
+                    else:
+                        by_school[kept] = e
+                        kept += 1
+                hi_new = kept
+                if hi_new == lo_new:
+                    continue
             k = hi_new - lo_new
             if k > 16:
                 for i in range(k):
@@ -648,7 +667,6 @@ def _deferred_acceptance_units(
                         j -= 1
                     cand[j] = e
             h, i, m = 0, 0, 0
-            n_held = held_count[s]
             while h < n_held or i < k:
                 if i == k or (
                     h < n_held and choice_key[held_entry[base + h]] < choice_key[cand[i]]
@@ -662,7 +680,7 @@ def _deferred_acceptance_units(
             lo, hi = res_ptr[s], res_ptr[s + 1]
             for j in range(lo, hi):
                 reserve_free[j - lo] = res_seats[j]
-            _choose(
+            school_left[s] = _choose(
                 ordered,
                 m,
                 choice_mask,

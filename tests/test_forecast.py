@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import tempfile
 from pathlib import Path
 
 import numba
@@ -212,14 +213,30 @@ def test_results_do_not_depend_on_threads_or_chunks(model, district):
     assert not np.array_equal(one.batch.pupils, simulate(model, 60, seed=12).batch.pupils)
 
 
-def test_dask_gives_the_in_process_results(model, district):
+@pytest.mark.parametrize("shared_memory", [True, False])
+def test_dask_gives_the_in_process_results(model, district, shared_memory, monkeypatch, tmp_path):
+    """Workers of this machine write into shared memory; others (here: no shared memory)
+    send their results back; either way the in-process results."""
     pytest.importorskip("distributed")
+    import sim.forecast
+
+    if not shared_memory:
+        monkeypatch.setattr(sim.forecast, "SHARED_MEMORY", tmp_path / "none")
+    elif not sim.forecast.SHARED_MEMORY.is_dir():
+        pytest.skip("no /dev/shm on this machine")
+    else:  # a folder of this test's own there, to see that the run leaves nothing behind
+        shm = Path(tempfile.mkdtemp(dir=sim.forecast.SHARED_MEMORY))
+        monkeypatch.setattr(sim.forecast, "SHARED_MEMORY", shm)
     chance = chance_model(district, model)
     local = simulate(model, 24, seed=3, chance=chance, chunk=8)
     remote = simulate(model, 24, seed=3, chance=chance, chunk=8, dask="local:2")
     for name in (*BATCH_ARRAYS, "red_count", "entry_tenths"):
         assert np.array_equal(getattr(local.batch, name), getattr(remote.batch, name)), name
+        assert getattr(local.batch, name).dtype == getattr(remote.batch, name).dtype, name
     assert np.array_equal(local.chance_sums, remote.chance_sums)
+    if shared_memory:  # the run's files are gone (its arrays keep their mappings)
+        assert not any(shm.iterdir())
+        shm.rmdir()
 
 
 def test_quantiles_are_monotone(district, enrolment):

@@ -10,6 +10,12 @@ A second `seats demo` replaces the demo's own folder (marked by DEMO_MARK); a fo
 not a demo's is refused unless forced. The demo's district secret (for the registration codes
 of the public lists) is derived from the seed, so that the demo is reproducible: a real
 district draws its secret at random and keeps it private.
+
+The stages that do not read each other's folders run side by side in two worker processes (the
+lotteries and the gaps first, then the classes, the supervision of each draw, the verifications
+and the forecast); each returns its console text, printed in the order of the stages, so that
+the console and every file are the same whatever the number of workers (`workers=1` runs them
+one after another in this process).
 """
 
 from __future__ import annotations
@@ -78,7 +84,10 @@ def compiling_note(module, what: str, seconds: int, kernel: str = "*") -> str | 
     if isinstance(module, str):
         import importlib.util
 
-        path = Path(importlib.util.find_spec(module).origin)
+        # from the top package's folder: finding seats.classes.kernels itself would import
+        # seats.classes, and with it numba, in the demo's scheduling process
+        top, *inner = module.split(".")
+        path = Path(importlib.util.find_spec(top).origin).parent.joinpath(*inner).with_suffix(".py")
     else:
         path = Path(module.__file__)
     # numba caches beside the module, or only in NUMBA_CACHE_DIR when that is set (in a

@@ -534,7 +534,10 @@ def _mapped(folder: str, layout: dict, mode: str) -> dict[str, np.ndarray]:
 def _dask_rows(model, chance, root, start, stop, threads, folder, layout) -> Batch:
     """simulate_batch on a worker of this machine, straight into its rows of the run's arrays
     in `folder` (files in shared memory, laid out as `layout`): only the per-school sums and
-    the chance sums travel back."""
+    the chance sums travel back. A worker that does not see the folder (one that joined the
+    cluster later, elsewhere) sends its whole result instead, as _dask_batch."""
+    if not Path(folder).is_dir():
+        return _dask_batch(model, chance, root, start, stop, threads)
     arrays = _mapped(folder, layout, "r+")
     rows = Batch(start=start, **{name: a[start:stop] for name, a in arrays.items()})
     b = simulate_batch(model, chance, root, start, stop, threads, out=rows)
@@ -613,7 +616,7 @@ def _simulate_dask(address, inputs, chance, root, spans, progress, threads, out:
         for future in as_completed(futures):
             part = future.result()
             future.release()  # the worker frees its copy now, not at the end of the run
-            if folder is not None:
+            if isinstance(part, tuple):  # its rows are in shared memory
                 part, n = part
             else:
                 n = len(part.births)

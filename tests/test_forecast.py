@@ -239,6 +239,34 @@ def test_dask_gives_the_in_process_results(model, district, shared_memory, monke
         shm.rmdir()
 
 
+def test_dask_tasks_write_their_rows_into_the_shared_files(model, district, tmp_path):
+    """The worker side of the shared-memory path, without Dask: each task fills its rows of
+    the files; a worker that does not see the folder sends its whole result instead."""
+    import sim.forecast as f
+
+    chance = chance_model(district, model)
+    local = simulate(model, 16, seed=5, chance=chance, chunk=8)
+    root = root_key(5)
+    out = f.empty_batch(model, 0, 16)
+    layout = f._layout(out)
+    for name, (shape, dtype) in layout.items():
+        (tmp_path / name).write_bytes(bytes(math.prod(shape) * np.dtype(dtype).itemsize))
+    sums = []
+    for start in (8, 0):
+        part, n = f._dask_rows(model, chance, root, start, start + 8, None, str(tmp_path), layout)
+        assert n == 8 and part.pupils is None
+        sums.append(part.chance_sums)
+    arrays = f._mapped(str(tmp_path), layout, "r")
+    for name in BATCH_ARRAYS:
+        assert np.array_equal(arrays[name], getattr(local.batch, name)), name
+    assert np.array_equal(sums[0] + sums[1], local.chance_sums)
+    elsewhere = f._dask_rows(model, chance, root, 0, 8, None, str(tmp_path / "gone"), layout)
+    rows = f._rows(f.empty_batch(model, 0, 8), 0, 8)
+    f._widen(model, elsewhere, rows)
+    for name in BATCH_ARRAYS:
+        assert np.array_equal(getattr(rows, name), getattr(local.batch, name)[:8]), name
+
+
 def test_quantiles_are_monotone(district, enrolment):
     results = forecast(district, years=(2021, 2024), runs=40, seed=2, chances=False)
     q = len(QUANTILE_NAMES)

@@ -18,8 +18,10 @@ import numpy as np
 from seats.io.jit import JIT, PARALLEL
 from sim.mc_kernels import normal, stream_key, uniform
 
-STREAM_BIRTHS = 11
-STREAM_RATIOS = 12
+# Stream numbers (and below, index 0) as int64, not Python ints: numba compiles a kernel once
+# more for each literal constant a caller passes it.
+STREAM_BIRTHS = np.int64(11)
+STREAM_RATIOS = np.int64(12)
 N_LEVELS = 3
 KINDERGARTEN, PRIMARY, JUNIOR = 0, 1, 2
 
@@ -73,7 +75,7 @@ def one_replication(
     kr = stream_key(root, r, STREAM_RATIOS)
     scenario = mid
     if resample:
-        u = uniform(kb, 0)
+        u = uniform(kb, np.int64(0))
         scenario = 0
         while scenario < len(scenario_cum) - 1 and u >= scenario_cum[scenario]:
             scenario += 1
@@ -102,7 +104,7 @@ def one_replication(
     n_er, n_pr = er_hist.shape[0], pr_hist.shape[0]
     ke = -1  # the replication's history year of entry ratios (kept: a level, not noise)
     if resample:
-        ke = min(int(uniform(kr, 0) * n_er), n_er - 1)
+        ke = min(int(uniform(kr, np.int64(0)) * n_er), n_er - 1)
     for y in range(n_y):
         kp = -1  # the year's history transition of progression ratios
         if resample:
@@ -238,13 +240,16 @@ def cohort_kernel(
     n = births.shape[0]
     n_parts = red_count.shape[0]  # the caller's parts: max(1, min(threads, n))
     for p in numba.prange(n_parts):
+        # the part as an int64: numba types a prange index as int64 before the loop is
+        # parallelised and as uint64 after, and would compile one_replication for both
+        part = np.int64(p)
         scratch = make_scratch(len(level), births_known.shape[1], len(years))
-        lo, hi = p * n // n_parts, (p + 1) * n // n_parts
+        lo, hi = part * n // n_parts, (part + 1) * n // n_parts
         for i in range(lo, hi):
             # whole arrays and row numbers, no slices: a slice would count references on the
             # shared arrays atomically, and the threads would fight over those counters
             one_replication(
-                root, start + i, i, p, resample, births_known, first_birth_year, birth_base,
+                root, start + i, i, part, resample, births_known, first_birth_year, birth_base,
                 zone_share, scenario_cum, scenario_drift, mid, birth_sigma, years, n_grades,
                 entry_age, level, zone, lz_ptr, lz_school, p0, er_hist, er_mean, pr_hist,
                 pr_mean, weight, seats, public, sector, caps, zone_order, zone_dist, reach,

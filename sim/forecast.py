@@ -516,9 +516,69 @@ def _widen(model: CohortModel, part: Batch, rows: Batch) -> None:
             np.copyto(target, value)
 
 
+SHARED_MEMORY = Path("/dev/shm")  # a RAM file system that every process of this machine sees
+
+
+def _layout(out: Batch) -> dict[str, tuple[tuple[int, ...], str]]:
+    return {name: (getattr(out, name).shape, getattr(out, name).dtype.str) for name in BATCH_ARRAYS}
+
+
+def _mapped(folder: str, layout: dict, mode: str) -> dict[str, np.ndarray]:
+    """The run's arrays as plain arrays on the files of `folder` (unmapped when released)."""
+    return {
+        name: np.memmap(Path(folder) / name, np.dtype(dtype), mode, shape=shape).view(np.ndarray)
+        for name, (shape, dtype) in layout.items()
+    }
+
+
+def _dask_rows(model, chance, root, start, stop, threads, folder, layout) -> Batch:
+    """simulate_batch on a worker of this machine, straight into its rows of the run's arrays
+    in `folder` (files in shared memory, laid out as `layout`): only the per-school sums and
+    the chance sums travel back. A worker that does not see the folder (one that joined the
+    cluster later, elsewhere) sends its whole result instead, as _dask_batch."""
+    if not Path(folder).is_dir():
+        return _dask_batch(model, chance, root, start, stop, threads)
+    arrays = _mapped(folder, layout, "r+")
+    rows = Batch(start=start, **{name: a[start:stop] for name, a in arrays.items()})
+    b = simulate_batch(model, chance, root, start, stop, threads, out=rows)
+    del arrays, rows  # unmapped: the writes are in the files
+    return Batch(
+        start, *[None] * len(BATCH_ARRAYS), b.red_count, b.entry_tenths, b.chance_sums
+    ), stop - start
+
+
+def _shared_folder(client, out: Batch) -> Path | None:
+    """A folder in shared memory holding room for `out`'s arrays, if every worker sees it
+    (they run on this machine) and the room can be reserved; else None (results then travel
+    through Dask)."""
+    import os
+    import shutil
+    import tempfile
+
+    if not SHARED_MEMORY.is_dir() or not hasattr(os, "posix_fallocate"):
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="seats-forecast-", dir=SHARED_MEMORY))
+    try:
+        for name, (shape, dtype) in _layout(out).items():
+            with open(folder / name, "wb") as f:
+                # reserved now: a full RAM file system fails here, not in a worker's write
+                os.posix_fallocate(
+                    f.fileno(), 0, max(1, math.prod(shape) * np.dtype(dtype).itemsize)
+                )
+        seen = client.run(os.path.isdir, str(folder))
+        if seen and all(seen.values()):
+            return folder
+    except OSError:
+        pass
+    shutil.rmtree(folder, ignore_errors=True)
+    return None
+
+
 def _simulate_dask(address, inputs, chance, root, spans, progress, threads, out: Batch):
-    """The spans as Dask tasks, each result copied into its rows of `out` (widened back to
-    out's types, exactly) as it arrives and then released; returns the summed chance sums."""
+    """The spans as Dask tasks; returns the summed chance sums. Workers on this machine write
+    their rows into files in shared memory that `out`'s arrays map; other workers send
+    each result back, copied into its rows of `out` (widened back to out's types, exactly) as
+    it arrives and then released."""
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError as err:
@@ -536,26 +596,43 @@ def _simulate_dask(address, inputs, chance, root, spans, progress, threads, out:
         client = Client(cluster)
     else:
         client = Client(address)
+    folder = None
     try:
         shared = client.scatter([inputs, chance], broadcast=True)
+        folder = _shared_folder(client, out)
+        if folder is not None:
+            layout = _layout(out)
+            task, extra = _dask_rows, (str(folder), layout)
+            # out's arrays become the files' mappings, which outlive the files (no copy)
+            for name, values in _mapped(str(folder), layout, "r+").items():
+                setattr(out, name, values)
+        else:
+            task, extra = _dask_batch, ()
         futures = [
-            client.submit(_dask_batch, shared[0], shared[1], root, start, stop, threads, pure=False)
+            client.submit(task, *shared, root, start, stop, threads, *extra, pure=False)
             for start, stop in spans
         ]
         sums = []
         for future in as_completed(futures):
             part = future.result()
             future.release()  # the worker frees its copy now, not at the end of the run
-            rows = _rows(out, part.start, part.start + len(part.births))
-            _widen(inputs, part, rows)
+            if isinstance(part, tuple):  # its rows are in shared memory
+                part, n = part
+            else:
+                n = len(part.births)
+                _widen(inputs, part, _rows(out, part.start, part.start + n))
             _add_sums(out, part)
             sums.append(
                 Batch(part.start, *[None] * len(BATCH_ARRAYS), chance_sums=part.chance_sums)
             )
             if progress is not None:
-                progress(len(part.births))
+                progress(n)
         return _sum_chances(sorted(sums, key=lambda b: b.start))
     finally:
+        if folder is not None:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
         client.close()
         if cluster is not None:
             cluster.close()

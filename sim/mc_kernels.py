@@ -18,7 +18,7 @@ from seats.io.jit import JIT, PARALLEL
 from seats.lottery.kernels import _deferred_acceptance, _immediate_acceptance, _immediate_rounds
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-STREAM_LOTTERY = 3
+STREAM_LOTTERY = np.int64(3)  # an int64, not a literal: stream_key compiles once
 IMMEDIATE, DEFERRED = 0, 1  # mechanism codes of the chances kernel
 
 
@@ -107,18 +107,18 @@ def _one_lottery(
     width = zone_rows.shape[1] - 1  # choices per applicant, padded
     n_slots = seats.shape[0] << tier_bits
     tier_mask = (1 << tier_bits) - 1
-    n = 0
+    n = np.int64(0)  # int64 from the start, never literal: _shuffled_numbers compiles once
     for z in range(n_z):
         n += pool_count[z]
-    counter = n if resample else 0  # the numbers after the picks
+    counter = n if resample else np.int64(0)  # the numbers after the picks
     if not multiple:
         # Single tie-break: one number per applicant, known before the pool is drawn.
         _shuffled_numbers(key, counter, rank, n)
     # The pool (file rows) and the applications per cell (padding adds 0).
     a = 0
-    n_entries = 0
+    n_entries = np.int64(0)
     choice_ptr[0] = 0
-    pick_counter = 0
+    pick_counter = np.int64(0)
     for z in range(n_z):
         base = zone_ptr[z]
         size = zone_ptr[z + 1] - base

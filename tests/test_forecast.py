@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import tempfile
 from pathlib import Path
 
 import numba
@@ -212,14 +213,58 @@ def test_results_do_not_depend_on_threads_or_chunks(model, district):
     assert not np.array_equal(one.batch.pupils, simulate(model, 60, seed=12).batch.pupils)
 
 
-def test_dask_gives_the_in_process_results(model, district):
+@pytest.mark.parametrize("shared_memory", [True, False])
+def test_dask_gives_the_in_process_results(model, district, shared_memory, monkeypatch, tmp_path):
+    """Workers of this machine write into shared memory; others (here: no shared memory)
+    send their results back; either way the in-process results."""
     pytest.importorskip("distributed")
+    import sim.forecast
+
+    if not shared_memory:
+        monkeypatch.setattr(sim.forecast, "SHARED_MEMORY", tmp_path / "none")
+    elif not sim.forecast.SHARED_MEMORY.is_dir():
+        pytest.skip("no /dev/shm on this machine")
+    else:  # a folder of this test's own there, to see that the run leaves nothing behind
+        shm = Path(tempfile.mkdtemp(dir=sim.forecast.SHARED_MEMORY))
+        monkeypatch.setattr(sim.forecast, "SHARED_MEMORY", shm)
     chance = chance_model(district, model)
     local = simulate(model, 24, seed=3, chance=chance, chunk=8)
     remote = simulate(model, 24, seed=3, chance=chance, chunk=8, dask="local:2")
     for name in (*BATCH_ARRAYS, "red_count", "entry_tenths"):
         assert np.array_equal(getattr(local.batch, name), getattr(remote.batch, name)), name
+        assert getattr(local.batch, name).dtype == getattr(remote.batch, name).dtype, name
     assert np.array_equal(local.chance_sums, remote.chance_sums)
+    if shared_memory:  # the run's files are gone (its arrays keep their mappings)
+        assert not any(shm.iterdir())
+        shm.rmdir()
+
+
+def test_dask_tasks_write_their_rows_into_the_shared_files(model, district, tmp_path):
+    """The worker side of the shared-memory path, without Dask: each task fills its rows of
+    the files; a worker that does not see the folder sends its whole result instead."""
+    import sim.forecast as f
+
+    chance = chance_model(district, model)
+    local = simulate(model, 16, seed=5, chance=chance, chunk=8)
+    root = root_key(5)
+    out = f.empty_batch(model, 0, 16)
+    layout = f._layout(out)
+    for name, (shape, dtype) in layout.items():
+        (tmp_path / name).write_bytes(bytes(math.prod(shape) * np.dtype(dtype).itemsize))
+    sums = []
+    for start in (8, 0):
+        part, n = f._dask_rows(model, chance, root, start, start + 8, None, str(tmp_path), layout)
+        assert n == 8 and part.pupils is None
+        sums.append(part.chance_sums)
+    arrays = f._mapped(str(tmp_path), layout, "r")
+    for name in BATCH_ARRAYS:
+        assert np.array_equal(arrays[name], getattr(local.batch, name)), name
+    assert np.array_equal(sums[0] + sums[1], local.chance_sums)
+    elsewhere = f._dask_rows(model, chance, root, 0, 8, None, str(tmp_path / "gone"), layout)
+    rows = f._rows(f.empty_batch(model, 0, 8), 0, 8)
+    f._widen(model, elsewhere, rows)
+    for name in BATCH_ARRAYS:
+        assert np.array_equal(getattr(rows, name), getattr(local.batch, name)[:8]), name
 
 
 def test_quantiles_are_monotone(district, enrolment):

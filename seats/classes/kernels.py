@@ -46,6 +46,13 @@ ClassProblem = namedtuple(
 
 
 @numba.njit(**JIT)
+def _none():
+    """-1 (no unit, no class) as an int64, not a literal: numba compiles a function once more
+    for each literal constant a caller passes it, so every index argument is an int64."""
+    return np.int64(-1)
+
+
+@numba.njit(**JIT)
 def _class_cost(sums, size, c, total, n_total, weights):
     cost = 0
     for f in range(sums.shape[1]):
@@ -162,11 +169,13 @@ def _descend(order, pinned, cls, sums, size, cost, unit_values, unit_size, ctx):
         for u in order:
             if pinned[u]:
                 continue
-            best, best_v, best_b = 0, -1, -1
+            best, best_v, best_b = 0, _none(), _none()
             for b in range(n_classes):
-                ok, delta = _try_pair(u, -1, b, cls, sums, size, cost, unit_values, unit_size, ctx)
+                ok, delta = _try_pair(
+                    u, _none(), b, cls, sums, size, cost, unit_values, unit_size, ctx
+                )
                 if ok and delta < best:
-                    best, best_v, best_b = delta, -1, b
+                    best, best_v, best_b = delta, _none(), b
             for v in range(n_units):
                 if pinned[v]:
                     continue
@@ -217,7 +226,7 @@ def _exchange_pairs(pinned, cls, sums, size, cost, unit_values, unit_size, ctx):
     classes; applies it if it improves the objective and returns whether it did."""
     total, n_total, weights, size_lo, size_hi, apart_ptr, apart_unit = ctx
     n_classes, n_features = sums.shape
-    best, best_a, best_b, best_p, best_q = 0, -1, -1, -1, -1
+    best, best_a, best_b, best_p, best_q = 0, _none(), _none(), _none(), _none()
     best_units_a = np.empty((0, 2), dtype=np.int64)
     best_units_b = np.empty((0, 2), dtype=np.int64)
     for a in range(n_classes):
@@ -309,7 +318,7 @@ def _walk(
         u, v, move = proposals[k, 0], proposals[k, 1], proposals[k, 2] == 1
         if pinned[u] or (not move and pinned[v]):
             continue
-        w = -1 if move else v
+        w = _none() if move else v
         ok, delta = _try_pair(u, w, cls[v], cls, sums, size, cost, unit_values, unit_size, ctx)
         if not ok or delta > top * (last - k) // steps:
             continue
@@ -347,9 +356,11 @@ def improve_classes(start, problem, proposals, exchange, out_class):
         cost[c] = _class_cost(sums, size, c, total, n_total, weights)
     steps = proposals.shape[0]
     half = steps // 2
+    zero = np.int64(0)  # not literal zeros: _walk compiles once, for int64
     _walk(
-        proposals, 0, half, 0, pinned, cls, sums, size, cost, unit_values, unit_size, ctx, out_class
-    )
+        proposals, zero, half, zero, pinned, cls, sums, size, cost, unit_values, unit_size, ctx,
+        out_class,
+    )  # fmt: skip
     best = cost.sum()
     best_cls = out_class.copy()
     # threshold accepting in rounds, each re-heated from the best assignment so far
@@ -365,7 +376,7 @@ def improve_classes(start, problem, proposals, exchange, out_class):
         top, worse = 0, 0
         for k in range(first, min(first + 256, last)):
             u, v = proposals[k, 0], proposals[k, 1]
-            w = -1 if proposals[k, 2] == 1 else v
+            w = _none() if proposals[k, 2] == 1 else v
             if pinned[u] or (w >= 0 and pinned[w]):
                 continue
             ok, delta = _try_pair(u, w, cls[v], cls, sums, size, cost, unit_values, unit_size, ctx)
@@ -475,7 +486,7 @@ def _exact_exchange(a, b, k, pinned, cls, sums, size, cost, unit_values, unit_si
     keys_sorted = keys_b[sort]
     units_a, sums_a, _ = _subsets(free_a, k, unit_values, mult)
     base = cost[a] + cost[b]
-    best, best_p, best_q = 0, -1, -1
+    best, best_p, best_q = 0, _none(), _none()
     want = np.empty(n_features, dtype=np.int64)
     for p in range(units_a.shape[0]):
         for combo in range(1 << n_free):
@@ -564,7 +575,7 @@ def exact_exchanges(cls, problem, k_max, exchange, target):
     cost = np.zeros(n_classes, dtype=np.int64)
     for c in range(n_classes):
         cost[c] = _class_cost(sums, size, c, total, n_total, weights)
-    k = 1
+    k = np.int64(1)  # not a literal 1: _exact_exchange compiles once, for int64
     while k <= k_max and cost.sum() > target:
         improved = False
         for a in range(n_classes):
@@ -581,7 +592,7 @@ def exact_exchanges(cls, problem, k_max, exchange, target):
                 pinned, cls, sums, size, cost, unit_values, unit_size, ctx
             ):
                 _descend(order, pinned, cls, sums, size, cost, unit_values, unit_size, ctx)
-            k = 1
+            k = np.int64(1)
         else:
             k += 1
     return cost.sum()

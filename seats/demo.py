@@ -236,9 +236,9 @@ def _stages(data: Path, out_dir: Path, seed: str) -> list[Stage]:
     kernel another stage's note is keyed to."""
     kindergarten, primary = DEMO_LOTTERIES
     notes = (
-        compiling_note("seats.classes.kernels", "class kernels", 30, "improve_classes"),
-        compiling_note("sim.cohort_kernels", "planning kernels", 15, "cohort_kernel"),
-        compiling_note("sim.mc_kernels", "forecast kernels", 20, "chances_kernel"),
+        compiling_note("seats.classes.kernels", "class kernels", 20, "improve_classes"),
+        compiling_note("sim.cohort_kernels", "planning kernels", 10, "cohort_kernel"),
+        compiling_note("sim.mc_kernels", "forecast kernels", 10, "chances_kernel"),
     )
     supervision = (
         "== 监督：公示名单与监督报告 supervision: public lists and supervisor's reports =="

@@ -320,8 +320,8 @@ def _immediate_acceptance(choice_ptr, choice_school, choice_key, seats, out_scho
             fill[b] += 1
 
     # 4. Rounds.
-    _immediate_rounds(
-        bucket_ptr, bucket_app, n_schools, 1, max_len, seats.copy(), out_school, out_rank
+    _immediate_rounds(  # (int64, not the literal 1: one compiled version, not one per literal)
+        bucket_ptr, bucket_app, n_schools, np.int64(1), max_len, seats.copy(), out_school, out_rank
     )
     return OK
 

@@ -140,16 +140,22 @@ def expand_groups(lottery: Lottery) -> None:
     apps = lottery.applicants
     if not apps.has_groups or not len(apps.choice_school):
         return
-    app = lottery.entry_applicant
-    position = apps.choice_position.astype(np.int64)
-    starts = np.ones(len(app), dtype=bool)
-    starts[1:] = (app[1:] != app[:-1]) | (position[1:] != position[:-1])
-    group = np.cumsum(starts) - 1
-    grouped = np.flatnonzero(np.bincount(group)[group] > 1)
+    ptr, position = apps.choice_ptr, apps.choice_position
+    n_entries = len(apps.choice_school)
+    # An entry joins the one before it when both are of one applicant and one position.
+    first_of_list = np.zeros(n_entries, dtype=bool)
+    first_of_list[ptr[:-1][np.diff(ptr) > 0]] = True
+    joins = np.zeros(n_entries, dtype=bool)
+    joins[1:] = (position[1:] == position[:-1]) & ~first_of_list[1:]
+    in_group = joins.copy()
+    in_group[:-1] |= joins[1:]
+    grouped = np.flatnonzero(in_group)  # the entries of positions with two or more schools
+    group = np.cumsum(~joins[grouped])  # which position, counted over the grouped entries
+    app = np.searchsorted(ptr, grouped, side="right") - 1
     digests = multiple_digests(
-        lottery.seed, lottery.schools.ids, apps.choice_school[grouped], apps.ids, app[grouped]
+        lottery.seed, lottery.schools.ids, apps.choice_school[grouped], apps.ids, app
     )
-    number = np.zeros(len(app), dtype=np.int64)
+    number = np.zeros(n_entries, dtype=np.int64)
     number[grouped] = _rank_digests(digests) + 1
     entries, leads = family_entries(lottery, lottery.units or units_of(lottery))
     if len(entries):  # a family expands by the smallest of its members' numbers
@@ -157,7 +163,7 @@ def expand_groups(lottery: Lottery) -> None:
         np.minimum.at(smallest, leads, number[entries])
         number[entries] = smallest[leads]
     # Only the grouped entries move, inside their own position: sort that subset alone.
-    order = np.lexsort((number[grouped], group[grouped]))
+    order = np.lexsort((number[grouped], group))
     apps.choice_school[grouped] = apps.choice_school[grouped][order]
 
 
@@ -398,8 +404,9 @@ def _check_families(apps: Applicants, table: Table, problems: Problems) -> None:
     if not any(apps.family_ids):
         return
     first: dict[str, int] = {}
+    has_family = np.fromiter(map(bool, apps.family_ids), bool, count=len(apps.family_ids))
     members = [
-        (a, first.setdefault(family, a)) for a, family in enumerate(apps.family_ids) if family
+        (a, first.setdefault(apps.family_ids[a], a)) for a in np.flatnonzero(has_family).tolist()
     ]
     later = np.array([(a, b) for a, b in members if a != b], dtype=np.int64).reshape(-1, 2)
     member, lead = later[:, 0], later[:, 1]

@@ -1,4 +1,5 @@
-"""The choices column of a national applicants file into CSR school indices, in compiled code.
+"""Compiled scans of a national applicants file: is the text a plain rectangle of cells
+(:func:`rectangular`), and its choices column into CSR school indices (:func:`parse_choices`).
 
 Millions of entries like ``S07941;S03141|S03706`` are split and looked up here without a Python
 string per entry: the column's cells, joined by line breaks and encoded once, are scanned byte
@@ -131,3 +132,27 @@ def parse_choices(
     if not ok:
         return None
     return ptr, school, position if (buf == ord(group_sep)).any() else None
+
+
+@numba.njit(**JIT)
+def _rectangular(buf, commas_per_line, longest):
+    n = len(buf)
+    start, commas = 0, 0
+    for k in range(n + 1):
+        if k == n or buf[k] == 10:
+            # a line with another number of fields, only separators (blank) or too long
+            if commas != commas_per_line or k - start == commas or k - start > longest:
+                return False
+            start, commas = k + 1, 0
+        elif buf[k] == 44:
+            commas += 1
+    return True
+
+
+def rectangular(body: str, width: int, longest: int) -> bool | None:
+    """Whether every line of `body` (lines joined by line breaks, no final one) has `width`
+    comma-separated fields, is not blank (only separators) and has at most `longest`
+    characters; None where the text is not ASCII (the caller checks it line by line)."""
+    if not body.isascii():
+        return None
+    return bool(_rectangular(np.frombuffer(body.encode("ascii"), np.uint8), width - 1, longest))

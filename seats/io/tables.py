@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seats.io.choice_kernels import rectangular
 from seats.io.errors import Problems
 
 TABLE_SUFFIXES = (".csv", ".xlsx")
@@ -506,20 +507,25 @@ def _plain_columns(text: str) -> tuple[list[str], list[int], list[list[str]]] | 
     header = head.split(",")
     if not any(header) or not newline or not body:
         return None
-    physical_lines = body.split("\n")
-    lengths = np.fromiter(map(len, physical_lines), dtype=np.int64, count=len(physical_lines))
-    commas = np.fromiter(
-        map(str.count, physical_lines, itertools.repeat(",")),
-        dtype=np.int64,
-        count=len(physical_lines),
-    )
-    if (
-        (commas != len(header) - 1).any()
-        or (lengths == commas).any()  # a blank line: nothing but separators
-        or max(len(head), int(lengths.max())) > csv.field_size_limit()
-    ):
+    if len(head) > csv.field_size_limit():
         return None
-    del physical_lines
+    shape = rectangular(body, len(header), csv.field_size_limit())  # compiled, ASCII text
+    if shape is None:
+        physical_lines = body.split("\n")
+        lengths = np.fromiter(map(len, physical_lines), dtype=np.int64, count=len(physical_lines))
+        commas = np.fromiter(
+            map(str.count, physical_lines, itertools.repeat(",")),
+            dtype=np.int64,
+            count=len(physical_lines),
+        )
+        shape = not (
+            (commas != len(header) - 1).any()
+            or (lengths == commas).any()  # a blank line: nothing but separators
+            or int(lengths.max()) > csv.field_size_limit()
+        )
+        del physical_lines
+    if not shape:
+        return None
     cells = body.replace("\n", ",").split(",")
     width = len(header)
     columns = [cells[j::width] for j in range(width)]

@@ -131,16 +131,20 @@ def _hash_one(head, head_lo, head_n, tail, tail_lo, tail_n, state, w, buffer, ou
             out[row, 4 * k + j] = (state[k] >> np.uint64(24 - 8 * j)) & np.uint64(0xFF)
 
 
+@numba.njit(**JIT)
+def _longest(ptr):
+    """The longest text of a packed list (text i is ptr[i]:ptr[i + 1])."""
+    longest = 0
+    for i in range(ptr.shape[0] - 1):
+        longest = max(longest, ptr[i + 1] - ptr[i])
+    return longest
+
+
 @numba.njit(**PARALLEL)
 def _sha256_many(head, head_ptr, head_of, tail, tail_ptr, tail_of, out):
     n = head_of.shape[0]
     n_chunks = (n + _CHUNK - 1) // _CHUNK
-    longest = 0
-    for h in range(head_ptr.shape[0] - 1):
-        longest = max(longest, head_ptr[h + 1] - head_ptr[h])
-    widest = 0
-    for k in range(tail_ptr.shape[0] - 1):
-        widest = max(widest, tail_ptr[k + 1] - tail_ptr[k])
+    longest, widest = _longest(head_ptr), _longest(tail_ptr)
     size = (longest + widest + 9 + 63) // 64 * 64
     for c in numba.prange(n_chunks):
         state = np.empty(8, dtype=np.uint64)
@@ -249,12 +253,7 @@ def _openssl_one(head, head_lo, head_n, tail, tail_lo, tail_n, context, buffer, 
 def _openssl_sha256_many(head, head_ptr, head_of, tail, tail_ptr, tail_of, out):
     n = head_of.shape[0]
     n_chunks = (n + _CHUNK - 1) // _CHUNK
-    longest = 0
-    for h in range(head_ptr.shape[0] - 1):
-        longest = max(longest, head_ptr[h + 1] - head_ptr[h])
-    widest = 0
-    for k in range(tail_ptr.shape[0] - 1):
-        widest = max(widest, tail_ptr[k + 1] - tail_ptr[k])
+    longest, widest = _longest(head_ptr), _longest(tail_ptr)
     for c in numba.prange(n_chunks):
         context = np.empty(_CONTEXT_WORDS, dtype=np.uint32)
         buffer = np.empty(longest + widest + 1, dtype=np.uint8)

@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from seats.io.jit import JIT
-from seats.io.output import BOM, CSV_ENCODING, write_csv
+from seats.io.output import BOM, CSV_ENCODING, neutralise, write_csv
 from seats.io.tables import FORMULA_START
 
 
@@ -163,7 +163,7 @@ def write_columns(path: Path, header: list[str], columns: list[Column]) -> int:
         + [np.array([len(data)], np.int64)]
     )
     with open(path, "w", encoding=CSV_ENCODING, newline="") as handle:
-        handle.write(BOM + _csv_line(header))
+        handle.write(BOM + _csv_line([neutralise(cell) for cell in header]))  # as write_csv
         handle.flush()
         for lo in range(0, n_rows, ROWS_PER_WRITE):  # in blocks: memory stays small
             hi = min(lo + ROWS_PER_WRITE, n_rows)

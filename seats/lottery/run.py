@@ -318,7 +318,8 @@ def run_lottery(
     finally:
         gc.unfreeze()
 
-    with staged_output(out_dir, force, protect) as out:
+    # (the hashing threads end before the staging folder is kept or removed)
+    with staged_output(out_dir, force, protect) as out, ThreadPoolExecutor(2) as hashing:
         inputs = out / INPUTS
         inputs.mkdir()
         copies = {
@@ -329,12 +330,10 @@ def run_lottery(
         counts = write_results(out, result)
         # The files' digests on a second core while the records are built (hashlib lets go
         # of the GIL): the national draw's 130 MB of inputs and outputs.
-        hashing = ThreadPoolExecutor(max_workers=2)
         digest = {
             relative: hashing.submit(sha256_file, out / relative)
             for relative in [*copies.values(), *OUTPUT_FILES]
         }
-        hashing.shutdown(wait=False)
         log = AuditLog(out / AUDIT_FILE)
         log.append(
             "run",

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from seats.io.output import sha256_file
+
 GENESIS = "0" * 64
 AUDIT_FILE = "audit.jsonl"
 MARKER = ".seats-output"  # seats.io.output.MARKER: left in every folder seats writes
@@ -380,17 +382,9 @@ def digest_problems(
             if not (inputs_elsewhere and record["kind"] == "input"):
                 problems.append(f"{payload['file']}: missing (recorded on line {line})")
             continue
-        if _sha256(path) != payload["sha256"]:
+        if sha256_file(path) != payload["sha256"]:
             problems.append(
                 f"{payload['file']}: SHA-256 differs from the audit log (line {line}): the "
                 f"{record['kind']} was changed"
             )
     return problems
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -149,10 +149,9 @@ def _rectangular(buf, commas_per_line, longest):
     return True
 
 
-def rectangular(body: str, width: int, longest: int) -> bool | None:
+def rectangular(body: str, width: int, longest: int) -> bool:
     """Whether every line of `body` (lines joined by line breaks, no final one) has `width`
-    comma-separated fields, is not blank (only separators) and has at most `longest`
-    characters; None where the text is not ASCII (the caller checks it line by line)."""
-    if not body.isascii():
-        return None
-    return bool(_rectangular(np.frombuffer(body.encode("ascii"), np.uint8), width - 1, longest))
+    comma-separated fields, is not blank (only separators) and has at most `longest` bytes
+    (UTF-8: at least as many as characters, so a line refused here for its length is still
+    read, by the row reader)."""
+    return bool(_rectangular(np.frombuffer(body.encode(), np.uint8), width - 1, longest))

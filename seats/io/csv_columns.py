@@ -22,7 +22,7 @@ import numpy as np
 
 from seats.io.jit import JIT
 from seats.io.output import BOM, CSV_ENCODING, neutralise, write_csv
-from seats.io.tables import FORMULA_START
+from seats.io.tables import FORMULA_START, codes
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,9 @@ class Column:
     @classmethod
     def coded(cls, texts: list[str]) -> Column:
         """A column of few distinct texts (statuses, reasons): coded by first appearance."""
-        vocabulary = {t: k for k, t in enumerate(dict.fromkeys(texts))}
-        codes = np.fromiter(map(vocabulary.__getitem__, texts), np.int64, count=len(texts))
-        return cls(codes, Vocabulary.of(list(vocabulary)))
+        vocabulary: dict[str, int] = {}
+        coded = codes(texts, vocabulary)
+        return cls(coded, Vocabulary.of(list(vocabulary)))
 
 
 def numbers_vocabulary(largest: int) -> Vocabulary:

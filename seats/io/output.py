@@ -23,7 +23,6 @@ from seats.io.tables import FORMULA_START
 CSV_ENCODING = "utf-8"
 BOM = "\ufeff"
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_FORMULA_LIKE = re.compile(r"^[=+\-@\t\r]", re.MULTILINE)
 
 
 def neutralise(cell):
@@ -32,11 +31,6 @@ def neutralise(cell):
     if isinstance(cell, str) and cell[:1] in FORMULA_START and not _NUMBER.fullmatch(cell):
         return "'" + cell
     return cell
-
-
-def formula_like(cells: list[str]) -> bool:
-    """True if some text cell would be changed by :func:`neutralise` (or might be: quick test)."""
-    return _FORMULA_LIKE.search("\n".join(cells)) is not None
 
 
 def write_csv(path: Path, header: list[str], rows: Iterable[Iterable]) -> int:

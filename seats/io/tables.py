@@ -257,6 +257,13 @@ def lookup(index: dict[str, int], values: list[str]) -> np.ndarray:
     )
 
 
+def codes(values: list[str], vocabulary: dict[str, int]) -> np.ndarray:
+    """Code of each value in `vocabulary`, adding new values in the order first seen."""
+    for value in dict.fromkeys(values):  # the distinct values, first seen first
+        vocabulary.setdefault(value, len(vocabulary))
+    return lookup(vocabulary, values)
+
+
 def whole_number(value: str) -> int | None:
     """The whole number written in ASCII digits, optionally signed, '12.0' accepted (Excel likes
     to write whole numbers that way); None for anything else ('12.5', '1e3', '１２', '1_000')."""
@@ -500,7 +507,7 @@ def _plain_columns(text: str) -> tuple[list[str], list[int], list[list[str]]] | 
     the header's number of fields and none blank: the usual export, split into columns by a
     few whole-text operations instead of a step per row. None otherwise (the row reader then
     reports or skips what is unusual)."""
-    if '"' in text or "\r" in text or "\0" in text:
+    if _needs_csv_module(text):
         return None
     body = text[:-1] if text.endswith("\n") else text
     head, newline, body = body.partition("\n")
@@ -509,22 +516,7 @@ def _plain_columns(text: str) -> tuple[list[str], list[int], list[list[str]]] | 
         return None
     if len(head) > csv.field_size_limit():
         return None
-    shape = rectangular(body, len(header), csv.field_size_limit())  # compiled, ASCII text
-    if shape is None:
-        physical_lines = body.split("\n")
-        lengths = np.fromiter(map(len, physical_lines), dtype=np.int64, count=len(physical_lines))
-        commas = np.fromiter(
-            map(str.count, physical_lines, itertools.repeat(",")),
-            dtype=np.int64,
-            count=len(physical_lines),
-        )
-        shape = not (
-            (commas != len(header) - 1).any()
-            or (lengths == commas).any()  # a blank line: nothing but separators
-            or int(lengths.max()) > csv.field_size_limit()
-        )
-        del physical_lines
-    if not shape:
+    if not rectangular(body, len(header), csv.field_size_limit()):
         return None
     cells = body.replace("\n", ",").split(",")
     width = len(header)
@@ -536,11 +528,16 @@ def _plain_columns(text: str) -> tuple[list[str], list[int], list[list[str]]] | 
 _PADDED_CELL = re.compile(r"(?:^|,)[^\S\n]|[^\S\n](?:,|$)", re.MULTILINE)
 
 
+def _needs_csv_module(text: str) -> bool:
+    """Quotes, carriage returns or NULs: text that splitting at commas would misread."""
+    return '"' in text or "\r" in text or "\0" in text
+
+
 def _plain_records(text: str):
     """(line, record) pairs split directly when csv.reader would only split: no quotes, carriage
     returns or NULs, and no line over the field size limit (several times faster on the
     national-scale files). None otherwise."""
-    if '"' in text or "\r" in text or "\0" in text:
+    if _needs_csv_module(text):
         return None
     physical_lines = text.split("\n")
     if max(map(len, physical_lines)) > csv.field_size_limit():

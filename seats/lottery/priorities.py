@@ -15,17 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seats.io.tables import lookup
+from seats.io.tables import codes
 from seats.lottery.numbers import _rank_digests, multiple_digests, single_digests
 from seats.lottery.policy import Conditions
 from seats.lottery.problem import Lottery, Units, family_entries, units_of
-
-
-def _codes(values: list[str], vocabulary: dict[str, int]) -> np.ndarray:
-    """Code of each value in `vocabulary`, adding new values in the order first seen."""
-    for value in dict.fromkeys(values):  # the distinct values, first seen first
-        vocabulary.setdefault(value, len(vocabulary))
-    return lookup(vocabulary, values)
 
 
 def unknown_categories(lottery: Lottery) -> list[tuple[str, str]]:
@@ -55,8 +48,8 @@ class _EntryFacts:
         self.school = apps.choice_school.astype(np.int64)
         zones: dict[str, int] = {}
         # (int32: two entry-sized arrays compared once, the largest of a national draw's)
-        self.school_zone = _codes(schools.zone_ids, zones).astype(np.int32)[self.school]
-        self.applicant_zone = _codes(apps.zone_ids, zones).astype(np.int32)[self.app]
+        self.school_zone = codes(schools.zone_ids, zones).astype(np.int32)[self.school]
+        self.applicant_zone = codes(apps.zone_ids, zones).astype(np.int32)[self.app]
         self._vocabulary: dict[str, dict[str, int]] = {}
         self._columns: dict[str, np.ndarray] = {}
         self._catchment: np.ndarray | None = None
@@ -69,7 +62,7 @@ class _EntryFacts:
                 values = self.lottery.applicants.category
             else:
                 values = self.lottery.applicants.table.text(name, required=False)
-            self._columns[name] = _codes(values, vocabulary)
+            self._columns[name] = codes(values, vocabulary)
             self._vocabulary[name] = vocabulary
         return self._columns[name], self._vocabulary[name]
 
@@ -77,7 +70,7 @@ class _EntryFacts:
         if self._catchment is None:
             pairs = self.lottery.catchments or set()
             communities: dict[str, int] = {}
-            community = _codes(self.lottery.applicants.community_ids, communities)[self.app]
+            community = codes(self.lottery.applicants.community_ids, communities)[self.app]
             empty = communities.get("", -1)
             width = len(communities) + 1
             wanted = np.array(
@@ -102,9 +95,9 @@ class _EntryFacts:
             holds &= self.in_catchment()
         listed = [("category", conditions.category)] if conditions.category is not None else []
         for column, wanted in [*listed, *conditions.attributes]:
-            codes, vocabulary = self.column(column)
+            coded, vocabulary = self.column(column)
             # per applicant, then to the entries: a tenth of the work of testing each entry
-            holds &= np.isin(codes, [vocabulary[v] for v in wanted if v in vocabulary])[self.app]
+            holds &= np.isin(coded, [vocabulary[v] for v in wanted if v in vocabulary])[self.app]
         return holds
 
 

@@ -34,7 +34,6 @@ from seats.lottery.results import SchoolResult, school_results, tier_names_at, w
 from seats.lottery.seed import canonical_seed
 
 INPUTS = "inputs"
-WRITE_BLOCK = 65_536  # rows joined per write of the fast CSV writer
 ASSIGNMENTS, WAITLISTS, SCHOOL_RESULTS = "assignments.csv", "waitlists.csv", "schools.csv"
 ASSIGNMENT_COLUMNS = [
     "applicant_id",

@@ -70,8 +70,8 @@ def allocate(lottery: Lottery) -> Allocation:
 
     units = prio.units
     taking_part, unit_ptr, entries = _unit_lists(lottery, prio)
-    unit_school = apps.choice_school[entries].astype(np.int32)
-    unit_key = prio.key[entries].astype(np.int64)
+    unit_school = apps.choice_school[entries].astype(np.int32, copy=False)
+    unit_key = prio.key[entries].astype(np.int64, copy=False)
     mask = (
         prio.reserve_mask[entries]
         if prio.reserve_mask is not None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seats.io.tables import codes
+from seats.lottery.condition_kernels import and_equal, and_flag
 from seats.lottery.numbers import _rank_digests, multiple_digests, single_digests
 from seats.lottery.policy import Conditions
 from seats.lottery.problem import Lottery, Units, family_entries, units_of
@@ -38,21 +39,34 @@ def unknown_categories(lottery: Lottery) -> list[tuple[str, str]]:
 
 
 class _EntryFacts:
-    """Per choice entry, what tier and reserve conditions look at: codes that compare with
-    whole-array operations (no Python step per applicant)."""
+    """Per choice entry, what tier and reserve conditions look at: codes per applicant and per
+    school, tested over the entries in compiled loops (no Python step per applicant, and no
+    entry-sized copy of an applicant's facts)."""
 
     def __init__(self, lottery: Lottery):
         apps, schools = lottery.applicants, lottery.schools
         self.lottery = lottery
-        self.app = lottery.entry_applicant
-        self.school = apps.choice_school.astype(np.int64)
+        self.ptr = apps.choice_ptr
+        self.school = apps.choice_school  # int32 per entry
+        self.school_index = np.arange(len(schools), dtype=np.int64)
         zones: dict[str, int] = {}
-        # (int32: two entry-sized arrays compared once, the largest of a national draw's)
-        self.school_zone = codes(schools.zone_ids, zones).astype(np.int32)[self.school]
-        self.applicant_zone = codes(apps.zone_ids, zones).astype(np.int32)[self.app]
+        self.school_zone = codes(schools.zone_ids, zones)
+        self.applicant_zone = codes(apps.zone_ids, zones)
+        self._app: np.ndarray | None = None
         self._vocabulary: dict[str, dict[str, int]] = {}
         self._columns: dict[str, np.ndarray] = {}
         self._catchment: np.ndarray | None = None
+
+    @property
+    def app(self) -> np.ndarray:
+        """Applicant index of every entry (made when a condition needs it)."""
+        if self._app is None:
+            self._app = self.lottery.entry_applicant
+        return self._app
+
+    def per_entry(self, values: np.ndarray) -> np.ndarray:
+        """An applicant's value at each of its entries."""
+        return np.repeat(values, np.diff(self.ptr))
 
     def column(self, name: str) -> tuple[np.ndarray, dict[str, int]]:
         """Codes of an applicant column, one per applicant (not per entry), and its vocabulary."""
@@ -76,7 +90,7 @@ class _EntryFacts:
             wanted = np.array(
                 [s * width + communities[c] for s, c in pairs if c in communities], dtype=np.int64
             )
-            self._catchment = np.isin(self.school * width + community, wanted) & (
+            self._catchment = np.isin(self.school * np.int64(width) + community, wanted) & (
                 community != empty
             )
         return self._catchment
@@ -86,18 +100,20 @@ class _EntryFacts:
         apps = self.lottery.applicants
         holds = np.ones(len(self.school), dtype=bool) if where is None else where.copy()
         if conditions.sibling:
-            holds &= apps.sibling_school[self.app] == self.school
+            and_equal(self.ptr, apps.sibling_school, self.school, self.school_index, holds)
         if conditions.same_zone:
-            holds &= self.applicant_zone == self.school_zone
+            and_equal(self.ptr, self.applicant_zone, self.school, self.school_zone, holds)
         if conditions.staff:
-            holds &= apps.staff_school[self.app] == self.school
+            and_equal(self.ptr, apps.staff_school, self.school, self.school_index, holds)
         if conditions.in_catchment:
             holds &= self.in_catchment()
         listed = [("category", conditions.category)] if conditions.category is not None else []
         for column, wanted in [*listed, *conditions.attributes]:
             coded, vocabulary = self.column(column)
-            # per applicant, then to the entries: a tenth of the work of testing each entry
-            holds &= np.isin(coded, [vocabulary[v] for v in wanted if v in vocabulary])[self.app]
+            # per applicant, then over its entries: a tenth of the work of testing each entry
+            and_flag(
+                self.ptr, np.isin(coded, [vocabulary[v] for v in wanted if v in vocabulary]), holds
+            )
         return holds
 
 
@@ -111,7 +127,9 @@ def entry_tiers(lottery: Lottery, facts: _EntryFacts | None = None) -> np.ndarra
         if lottery.tier_list is not None
         else np.zeros(len(facts.school), dtype=np.int64)
     )
-    tiers = np.zeros(len(facts.school), dtype=np.int64)
+    # one byte per entry where the lists allow (they do in practice: a few tiers each)
+    small = max((len(tier_list) for tier_list in lists), default=0) < 127
+    tiers = np.zeros(len(facts.school), dtype=np.int8 if small else np.int64)
     for k, tier_list in enumerate(lists):
         at = school_list == k
         if not at.any():
@@ -164,7 +182,7 @@ def priorities(lottery: Lottery) -> Priorities:
         applicant_rank = (
             _rank_digests(applicant_digest) if len(apps) else np.zeros(0, dtype=np.int64)
         )
-        number_rank = applicant_rank[facts.app]
+        number_rank = facts.per_entry(applicant_rank)
         n_numbers = len(apps)
         entry_digest = None
     else:
@@ -214,7 +232,13 @@ def priorities(lottery: Lottery) -> Priorities:
     )
     n = max(n_numbers, 1)
     if int(tier.max(initial=0) + 1) * order_span * n < 2**62:
-        key = (unit_tier * order_span + order_part) * n + unit_number
+        # in place: one entry-sized array made, not one per operation
+        key = unit_tier.astype(np.int64)
+        if unit_order is not None:
+            key *= order_span
+            key += order_part
+        key *= n
+        key += unit_number
     else:  # too wide to pack: the rank of (tier, order, number) does as well
         key = np.empty(len(tier), dtype=np.int64)
         columns = (
@@ -226,12 +250,13 @@ def priorities(lottery: Lottery) -> Priorities:
     if lottery.reserve_seats is not None and lottery.reserve_seats.shape[1]:
         member_mask = np.zeros(len(tier), dtype=np.int64)
         for r, reserve in enumerate(policy.reserves):
-            at_school = lottery.reserve_seats[facts.school, r] > 0
-            member_mask |= facts.holds(reserve.conditions, at_school).astype(np.int64) << r
+            at_school = (lottery.reserve_seats[:, r] > 0)[facts.school]
+            meets = facts.holds(reserve.conditions, at_school)
+            np.bitwise_or(member_mask, np.int64(1) << r, out=member_mask, where=meets)
         # a unit meets a reserve's conditions only if every member does
         reserve_mask = per_unit(member_mask, np.bitwise_and)
     return Priorities(
-        tier.astype(np.int8) if tier.max(initial=0) < 127 else tier,  # kept: entry-sized
+        tier,
         key,
         applicant_digest,
         entry_digest,

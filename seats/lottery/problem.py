@@ -155,13 +155,13 @@ def expand_groups(lottery: Lottery) -> None:
     digests = multiple_digests(
         lottery.seed, lottery.schools.ids, apps.choice_school[grouped], apps.ids, app
     )
-    number = np.zeros(n_entries, dtype=np.int64)
+    number = np.zeros(n_entries, dtype=np.int32 if len(grouped) < 2**31 - 1 else np.int64)
     number[grouped] = _rank_digests(digests) + 1
     entries, leads = family_entries(lottery, lottery.units or units_of(lottery))
     if len(entries):  # a family expands by the smallest of its members' numbers
-        smallest = number.copy()
-        np.minimum.at(smallest, leads, number[entries])
-        number[entries] = smallest[leads]
+        # in place: the leads are members too, and number[entries] is read before any change
+        np.minimum.at(number, leads, number[entries])
+        number[entries] = number[leads]
     # Only the grouped entries move, inside their own position: sort that subset alone.
     order = np.lexsort((number[grouped], group))
     apps.choice_school[grouped] = apps.choice_school[grouped][order]

@@ -40,18 +40,6 @@ def reserve_layout(lottery: Lottery) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return ptr, reserve.astype(np.int64), seats[school, reserve].astype(np.int64)
 
 
-def _unit_lists(lottery: Lottery, prio: Priorities) -> tuple[np.ndarray, np.ndarray]:
-    """(eligible unit indices, CSR offsets) of the units' lists: their first members' entries."""
-    units, ptr = prio.units, lottery.applicants.choice_ptr
-    taking_part = np.flatnonzero(units.eligible)
-    first = units.first[taking_part]
-    lengths = ptr[first + 1] - ptr[first]
-    unit_ptr = np.zeros(len(taking_part) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=unit_ptr[1:])
-    entries = np.repeat(ptr[first] - unit_ptr[:-1], lengths) + np.arange(unit_ptr[-1])
-    return taking_part, unit_ptr, entries
-
-
 def allocate(lottery: Lottery) -> Allocation:
     """Run the policy's mechanism on the validated arrays."""
     prio = priorities(lottery)
@@ -69,13 +57,16 @@ def allocate(lottery: Lottery) -> Allocation:
         return Allocation(school, rank, status, prio, reserve, np.full(n, np.nan))
 
     units = prio.units
-    taking_part, unit_ptr, entries = _unit_lists(lottery, prio)
-    unit_school = apps.choice_school[entries].astype(np.int32, copy=False)
-    unit_key = prio.key[entries].astype(np.int64, copy=False)
-    mask = (
-        prio.reserve_mask[entries]
+    taking_part = np.flatnonzero(units.eligible)
+    # every eligible unit applies with its first member's list
+    unit_ptr, unit_school, unit_key, mask = kernels.unit_lists(
+        apps.choice_ptr,
+        units.first[taking_part],
+        apps.choice_school,
+        prio.key,
+        prio.reserve_mask
         if prio.reserve_mask is not None
-        else np.zeros(len(entries), np.int64)
+        else np.zeros(len(apps.choice_school), np.int8),
     )
     res_ptr, res_bit, res_seats = reserve_layout(lottery)
     size = units.size[taking_part].astype(np.int64)
@@ -89,7 +80,7 @@ def allocate(lottery: Lottery) -> Allocation:
             out_school, out_rank, out_reserve,
         )  # fmt: skip
     else:
-        rank_of_entry = np.arange(len(entries)) - np.repeat(unit_ptr[:-1], np.diff(unit_ptr))
+        rank_of_entry = np.arange(unit_ptr[-1]) - np.repeat(unit_ptr[:-1], np.diff(unit_ptr))
         by_round = np.lexsort((unit_key, unit_school, rank_of_entry)).astype(np.int64)
         kernels._immediate_acceptance_units(
             unit_ptr, unit_school, mask, size, seats, res_ptr, res_bit, res_seats, by_round,

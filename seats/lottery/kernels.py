@@ -534,9 +534,31 @@ def _choose(
 
 
 @numba.njit(**JIT)
+def unit_lists(choice_ptr, first, choice_school, choice_key, choice_mask):
+    """The units' lists as a CSR of their own: each unit's first member's entries (school,
+    key, reserve mask), for units whose first members are ``first``. One pass, no
+    entry-sized index array (members of a family have identical lists)."""
+    n_units = first.shape[0]
+    unit_ptr = np.zeros(n_units + 1, dtype=np.int64)
+    for u in range(n_units):
+        unit_ptr[u + 1] = unit_ptr[u] + choice_ptr[first[u] + 1] - choice_ptr[first[u]]
+    total = unit_ptr[n_units]
+    school = np.empty(total, dtype=np.int32)
+    key = np.empty(total, dtype=np.int64)
+    mask = np.empty(total, dtype=choice_mask.dtype)
+    for u in range(n_units):
+        shift = choice_ptr[first[u]] - unit_ptr[u]
+        for e in range(unit_ptr[u], unit_ptr[u + 1]):
+            school[e] = choice_school[e + shift]
+            key[e] = choice_key[e + shift]
+            mask[e] = choice_mask[e + shift]
+    return unit_ptr, school, key, mask
+
+
+@numba.njit(**JIT)
 def _entry_units(choice_ptr):
     n_units = choice_ptr.shape[0] - 1
-    entry_unit = np.empty(choice_ptr[n_units], dtype=np.int64)
+    entry_unit = np.empty(choice_ptr[n_units], dtype=np.int32)  # (units < 2**31)
     for u in range(n_units):
         for e in range(choice_ptr[u], choice_ptr[u + 1]):
             entry_unit[e] = u

@@ -122,19 +122,19 @@ def entry_tiers(lottery: Lottery, facts: _EntryFacts | None = None) -> np.ndarra
     conditions all hold at that school, else len(list) (the implicit tier "open")."""
     facts = facts or _EntryFacts(lottery)
     lists = lottery.policy.tier_lists
-    school_list = (
-        lottery.tier_list[facts.school]
-        if lottery.tier_list is not None
-        else np.zeros(len(facts.school), dtype=np.int64)
-    )
+    school_list = None  # which list applies at each entry's school; None: the policy's, all
+    if lottery.tier_list is not None and len(lists) > 1:
+        school_list = lottery.tier_list.astype(np.int16 if len(lists) < 2**15 else np.int64)[
+            facts.school
+        ]
     # one byte per entry where the lists allow (they do in practice: a few tiers each)
     small = max((len(tier_list) for tier_list in lists), default=0) < 127
     tiers = np.zeros(len(facts.school), dtype=np.int8 if small else np.int64)
     for k, tier_list in enumerate(lists):
-        at = school_list == k
-        if not at.any():
+        at = school_list == k if school_list is not None else None
+        if at is not None and not at.any():
             continue
-        tiers[at] = len(tier_list)
+        tiers[at if at is not None else slice(None)] = len(tier_list)
         for t in reversed(range(len(tier_list))):  # the first matching tier wins
             tiers[facts.holds(tier_list[t], at)] = t
     return tiers
@@ -173,6 +173,10 @@ class Priorities:
         return digests[32 * i : 32 * i + 32].hex()
 
 
+def _rank_type(n_numbers: int) -> type:
+    return np.int32 if n_numbers < 2**31 else np.int64
+
+
 def priorities(lottery: Lottery) -> Priorities:
     apps, seed, policy = lottery.applicants, lottery.seed, lottery.policy
     facts = _EntryFacts(lottery)
@@ -182,7 +186,8 @@ def priorities(lottery: Lottery) -> Priorities:
         applicant_rank = (
             _rank_digests(applicant_digest) if len(apps) else np.zeros(0, dtype=np.int64)
         )
-        number_rank = facts.per_entry(applicant_rank)
+        # ranks below 2**31 in four bytes: two entry-sized arrays (own and unit) halved
+        number_rank = facts.per_entry(applicant_rank.astype(_rank_type(len(apps))))
         n_numbers = len(apps)
         entry_digest = None
     else:
@@ -191,6 +196,7 @@ def priorities(lottery: Lottery) -> Priorities:
         )
         number_rank = _rank_digests(entry_digest) if entry_digest else np.zeros(0, dtype=np.int64)
         n_numbers = len(number_rank)
+        number_rank = number_rank.astype(_rank_type(n_numbers))
     number_of_rank = np.empty(n_numbers, dtype=np.int64)
     number_of_rank[number_rank if entry_digest is not None else applicant_rank] = np.arange(
         n_numbers
@@ -248,11 +254,13 @@ def priorities(lottery: Lottery) -> Priorities:
 
     reserve_mask = None
     if lottery.reserve_seats is not None and lottery.reserve_seats.shape[1]:
-        member_mask = np.zeros(len(tier), dtype=np.int64)
+        # one byte per entry for up to 7 reserves (the kernels take any integer width)
+        width = np.int8 if len(policy.reserves) < 8 else np.int64
+        member_mask = np.zeros(len(tier), dtype=width)
         for r, reserve in enumerate(policy.reserves):
             at_school = (lottery.reserve_seats[:, r] > 0)[facts.school]
             meets = facts.holds(reserve.conditions, at_school)
-            np.bitwise_or(member_mask, np.int64(1) << r, out=member_mask, where=meets)
+            np.bitwise_or(member_mask, width(1 << r), out=member_mask, where=meets)
         # a unit meets a reserve's conditions only if every member does
         reserve_mask = per_unit(member_mask, np.bitwise_and)
     return Priorities(

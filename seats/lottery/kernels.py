@@ -807,3 +807,28 @@ def _immediate_acceptance_units(
                 out_rank[u] = r
                 out_reserve[u] = chosen_res[k]
     return OK
+
+
+@numba.njit(**JIT)
+def waiting_entries(choice_ptr, rank, taking_part):
+    """(entries, applicants) of the waitlists: every entry of an applicant taking part that
+    lies above the applicant's placement by choice (``rank``), or all its entries when it
+    has none (rank -1); in entry order."""
+    n = choice_ptr.shape[0] - 1
+    count = 0
+    for a in range(n):
+        if taking_part[a]:
+            length = choice_ptr[a + 1] - choice_ptr[a]
+            count += length if rank[a] < 0 else min(rank[a], length)
+    entries = np.empty(count, dtype=np.int64)
+    apps = np.empty(count, dtype=np.int64)
+    k = 0
+    for a in range(n):
+        if taking_part[a]:
+            length = choice_ptr[a + 1] - choice_ptr[a]
+            stop = choice_ptr[a] + (length if rank[a] < 0 else min(rank[a], length))
+            for e in range(choice_ptr[a], stop):
+                entries[k] = e
+                apps[k] = a
+                k += 1
+    return entries, apps

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from seats.lottery import kernels
 from seats.lottery.allocation import ASSIGNED, INELIGIBLE, Allocation
 from seats.lottery.problem import Lottery
 
@@ -17,16 +18,13 @@ def waitlists(lottery: Lottery, allocation: Allocation) -> tuple[np.ndarray, np.
     choice (or ranked it and were not placed by choice). Units stand by the unit's priority;
     members of a unit together, by their own number there (DESIGN.md, rules v2)."""
     prio = allocation.priorities
-    entry_app = lottery.entry_applicant
-    position = lottery.entry_position
-    placed_rank = allocation.rank[entry_app]
-    waiting = ((placed_rank < 0) | (position < placed_rank)) & (allocation.status != INELIGIBLE)[
-        entry_app
-    ]
+    waiting, app = kernels.waiting_entries(
+        lottery.applicants.choice_ptr, allocation.rank, allocation.status != INELIGIBLE
+    )
     school = lottery.applicants.choice_school[waiting].astype(np.int64)
     key = prio.key[waiting]
     own = prio.number_rank[waiting]
-    return school[(order := _order_by(school, key, own))], entry_app[waiting][order]
+    return school[(order := _order_by(school, key, own))], app[order]
 
 
 def _order_by(*columns: np.ndarray) -> np.ndarray:

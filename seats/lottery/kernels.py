@@ -489,10 +489,9 @@ def immediate_acceptance(choice_ptr, choice_school, choice_key, seats):
 @numba.njit(**JIT)
 def _choose(
     cand,
+    cand_size,
     n_cand,
     choice_mask,
-    entry_unit,
-    unit_size,
     school_free,
     res_lo,
     res_hi,
@@ -502,10 +501,11 @@ def _choose(
     chosen_res,
 ):
     """The choice rule of a school (DESIGN.md, rules v2) on ``cand[:n_cand]`` (entries in key
-    order): each reserve in order takes, while it and the school have a free seat, the best
-    candidates meeting its conditions; then the school's free seats take the best of the rest.
-    A unit enters when one seat is free and brings all its members. ``reserve_free`` (one
-    per reserve of the school) is used up; returns the school's free seats afterwards."""
+    order, of units of ``cand_size`` members): each reserve in order takes, while it and the
+    school have a free seat, the best candidates meeting its conditions; then the school's
+    free seats take the best of the rest. A unit enters when one seat is free and brings all
+    its members. ``reserve_free`` (one per reserve of the school) is used up; returns the
+    school's free seats afterwards."""
     for i in range(n_cand):
         chosen[i] = False
         chosen_res[i] = -1
@@ -517,19 +517,17 @@ def _choose(
                 break
             if chosen[i]:
                 continue
-            e = cand[i]
-            if (choice_mask[e] >> bit) & 1:
-                size = unit_size[entry_unit[e]]
+            if (choice_mask[cand[i]] >> bit) & 1:
                 chosen[i] = True
                 chosen_res[i] = bit
-                reserve_free[k] -= size
-                school_free -= size
+                reserve_free[k] -= cand_size[i]
+                school_free -= cand_size[i]
     for i in range(n_cand):
         if school_free <= 0:
             break
         if not chosen[i]:
             chosen[i] = True
-            school_free -= unit_size[entry_unit[cand[i]]]
+            school_free -= cand_size[i]
     return school_free
 
 
@@ -583,14 +581,17 @@ def _deferred_acceptance_units(
     """Deferred acceptance in rounds (DESIGN.md: with families the choice rule is not
     substitutable, so proposals go in rounds, not one at a time): every unit not held proposes
     to its next school at once, then each school that received proposals applies the choice
-    rule to its held + new proposers; the rejected propose again next round."""
+    rule to its held + new proposers; the rejected propose again next round.
+
+    A proposal's key, unit and size travel with it (``by_*``, ``cand_*``, ``held_*``): read
+    from the entry-sized arrays once, not again in every later round's merge and choice,
+    where those scattered reads were most of the time of a national draw."""
     n_units = choice_ptr.shape[0] - 1
     n_schools = seats.shape[0]
     n_entries = choice_school.shape[0]
     out_school[:] = -1
     out_rank[:] = -1
     out_reserve[:] = -1
-    entry_unit = _entry_units(choice_ptr)
     listing = np.zeros(n_schools, dtype=np.int64)
     for e in range(n_entries):
         listing[choice_school[e]] += 1
@@ -600,42 +601,55 @@ def _deferred_acceptance_units(
     for s in range(n_schools):
         held_ptr[s + 1] = held_ptr[s] + min(seats[s], listing[s])
         widest = max(widest, min(seats[s], listing[s]) + listing[s])
-    held_entry = np.empty(held_ptr[n_schools], dtype=np.int64)
-    held_res = np.empty(held_ptr[n_schools], dtype=np.int64)
+    n_held_max = held_ptr[n_schools]
+    held_entry = np.empty(n_held_max, dtype=np.int64)
+    held_key = np.empty(n_held_max, dtype=np.int64)
+    held_unit = np.empty(n_held_max, dtype=np.int64)
+    held_size = np.empty(n_held_max, dtype=np.int64)
+    held_res = np.empty(n_held_max, dtype=np.int64)
     held_count = np.zeros(n_schools, dtype=np.int64)
     cand = np.empty(widest, dtype=np.int64)
     cand_key = np.empty(widest, dtype=np.int64)
+    cand_unit = np.empty(widest, dtype=np.int64)
+    ordered = np.empty(widest, dtype=np.int64)
+    ordered_key = np.empty(widest, dtype=np.int64)
+    ordered_unit = np.empty(widest, dtype=np.int64)
+    ordered_size = np.empty(widest, dtype=np.int64)
     chosen = np.empty(widest, dtype=np.bool_)
     chosen_res = np.empty(widest, dtype=np.int64)
-    ordered = np.empty(widest, dtype=np.int64)
     reserve_free = np.empty(max(1, res_seats.shape[0]), dtype=np.int64)
 
-    free = np.empty(n_units, dtype=np.int64)
-    n_free = 0
-    for u in range(n_units):
-        free[n_free] = u
-        n_free += 1
+    free = np.arange(n_units)
+    n_free = n_units
     next_entry = choice_ptr[:-1].copy()
     proposal = np.empty(n_units, dtype=np.int64)
+    proposal_unit = np.empty(n_units, dtype=np.int64)
+    proposal_school = np.empty(n_units, dtype=np.int64)
     new_ptr = np.zeros(n_schools + 1, dtype=np.int64)
     new_fill = np.zeros(n_schools, dtype=np.int64)
     by_school = np.empty(n_units, dtype=np.int64)
+    by_key = np.empty(n_units, dtype=np.int64)
+    by_unit = np.empty(n_units, dtype=np.int64)
     touched = np.empty(n_schools, dtype=np.int64)
     school_left = seats.copy()  # free seats after the school's last choice
     while n_free > 0:
         n_prop = 0
         for i in range(n_free):
             u = free[i]
-            if next_entry[u] < choice_ptr[u + 1]:
-                proposal[n_prop] = next_entry[u]
-                next_entry[u] += 1
+            e = next_entry[u]
+            if e < choice_ptr[u + 1]:
+                proposal[n_prop] = e
+                proposal_unit[n_prop] = u
+                next_entry[u] = e + 1
                 n_prop += 1
         if n_prop == 0:
             break
         # this round's proposals grouped by school
         new_ptr[:] = 0
         for i in range(n_prop):
-            new_ptr[choice_school[proposal[i]] + 1] += 1
+            s = choice_school[proposal[i]]
+            proposal_school[i] = s
+            new_ptr[s + 1] += 1
         n_touched = 0
         for s in range(n_schools):
             if new_ptr[s + 1] > 0:
@@ -644,9 +658,12 @@ def _deferred_acceptance_units(
             new_ptr[s + 1] += new_ptr[s]
         new_fill[:] = new_ptr[:-1]
         for i in range(n_prop):
-            s = choice_school[proposal[i]]
-            by_school[new_fill[s]] = proposal[i]
-            new_fill[s] += 1
+            s = proposal_school[i]
+            j = new_fill[s]
+            by_school[j] = proposal[i]
+            by_key[j] = choice_key[proposal[i]]
+            by_unit[j] = proposal_unit[i]
+            new_fill[s] = j + 1
         n_free = 0
         for t in range(n_touched):
             s = touched[t]
@@ -659,44 +676,53 @@ def _deferred_acceptance_units(
                 # Full, no reserves: the choice takes a prefix in key order, which the held
                 # fill already, so a proposer ranked after every held unit is refused as the
                 # whole rule would refuse it (most proposals of the later rounds).
-                worst = choice_key[held_entry[base + n_held - 1]]
+                worst = held_key[base + n_held - 1]
                 kept = lo_new
                 for i in range(lo_new, hi_new):
-                    e = by_school[i]
-                    if choice_key[e] > worst:
-                        free[n_free] = entry_unit[e]
+                    if by_key[i] > worst:
+                        free[n_free] = by_unit[i]
                         n_free += 1
                     else:
-                        by_school[kept] = e
+                        by_school[kept] = by_school[i]
+                        by_key[kept] = by_key[i]
+                        by_unit[kept] = by_unit[i]
                         kept += 1
                 hi_new = kept
                 if hi_new == lo_new:
                     continue
             k = hi_new - lo_new
             if k > 16:
+                order = np.argsort(by_key[lo_new:hi_new])
                 for i in range(k):
-                    cand_key[i] = choice_key[by_school[lo_new + i]]
-                order = np.argsort(cand_key[:k])
-                for i in range(k):
-                    cand[i] = by_school[lo_new + order[i]]
+                    j = lo_new + order[i]
+                    cand[i] = by_school[j]
+                    cand_key[i] = by_key[j]
+                    cand_unit[i] = by_unit[j]
             else:
                 for i in range(k):
-                    e = by_school[lo_new + i]
-                    key = choice_key[e]
+                    key = by_key[lo_new + i]
                     j = i
-                    while j > 0 and choice_key[cand[j - 1]] > key:
+                    while j > 0 and cand_key[j - 1] > key:
                         cand[j] = cand[j - 1]
+                        cand_key[j] = cand_key[j - 1]
+                        cand_unit[j] = cand_unit[j - 1]
                         j -= 1
-                    cand[j] = e
+                    cand[j] = by_school[lo_new + i]
+                    cand_key[j] = key
+                    cand_unit[j] = by_unit[lo_new + i]
             h, i, m = 0, 0, 0
             while h < n_held or i < k:
-                if i == k or (
-                    h < n_held and choice_key[held_entry[base + h]] < choice_key[cand[i]]
-                ):
+                if i == k or (h < n_held and held_key[base + h] < cand_key[i]):
                     ordered[m] = held_entry[base + h]
+                    ordered_key[m] = held_key[base + h]
+                    ordered_unit[m] = held_unit[base + h]
+                    ordered_size[m] = held_size[base + h]
                     h += 1
                 else:
                     ordered[m] = cand[i]
+                    ordered_key[m] = cand_key[i]
+                    ordered_unit[m] = cand_unit[i]
+                    ordered_size[m] = unit_size[cand_unit[i]]
                     i += 1
                 m += 1
             lo, hi = res_ptr[s], res_ptr[s + 1]
@@ -704,10 +730,9 @@ def _deferred_acceptance_units(
                 reserve_free[j - lo] = res_seats[j]
             school_left[s] = _choose(
                 ordered,
+                ordered_size,
                 m,
                 choice_mask,
-                entry_unit,
-                unit_size,
                 seats[s],
                 lo,
                 hi,
@@ -718,22 +743,24 @@ def _deferred_acceptance_units(
             )
             held_count[s] = 0
             for i in range(m):
-                e = ordered[i]
                 if chosen[i]:
-                    held_entry[base + held_count[s]] = e
-                    held_res[base + held_count[s]] = chosen_res[i]
+                    j = base + held_count[s]
+                    held_entry[j] = ordered[i]
+                    held_key[j] = ordered_key[i]
+                    held_unit[j] = ordered_unit[i]
+                    held_size[j] = ordered_size[i]
+                    held_res[j] = chosen_res[i]
                     held_count[s] += 1
                 else:
-                    free[n_free] = entry_unit[e]
+                    free[n_free] = ordered_unit[i]
                     n_free += 1
 
     for s in range(n_schools):
         base = held_ptr[s]
         for i in range(held_count[s]):
-            e = held_entry[base + i]
-            u = entry_unit[e]
+            u = held_unit[base + i]
             out_school[u] = s
-            out_rank[u] = e - choice_ptr[u]
+            out_rank[u] = held_entry[base + i] - choice_ptr[u]
             out_reserve[u] = held_res[base + i]
     return OK
 
@@ -765,6 +792,7 @@ def _immediate_acceptance_units(
     reserve_free = res_seats.copy()
     n = by_round.shape[0]
     cand = np.empty(max(1, n), dtype=np.int64)
+    cand_size = np.empty(max(1, n), dtype=np.int64)
     chosen = np.empty(max(1, n), dtype=np.bool_)
     chosen_res = np.empty(max(1, n), dtype=np.int64)
     i = 0
@@ -780,6 +808,7 @@ def _immediate_acceptance_units(
                 break
             if out_school[entry_unit[e]] < 0 and school_free[s] > 0:
                 cand[m] = e
+                cand_size[m] = unit_size[entry_unit[e]]
                 m += 1
             j += 1
         i = j
@@ -788,10 +817,9 @@ def _immediate_acceptance_units(
         lo, hi = res_ptr[s], res_ptr[s + 1]
         school_free[s] = _choose(
             cand,
+            cand_size,
             m,
             choice_mask,
-            entry_unit,
-            unit_size,
             school_free[s],
             lo,
             hi,

@@ -860,3 +860,17 @@ def waiting_entries(choice_ptr, rank, taking_part):
                 apps[k] = a
                 k += 1
     return entries, apps
+
+
+@numba.njit(**JIT)
+def count_by_tier(choice_ptr, taking_part, choice_school, tier, school_list, to_global, n_tiers):
+    """Applicants listing each school, by their own tier there: (schools x n_tiers) counts
+    over the entries of applicants taking part. ``tier`` indexes the school's own list
+    (``school_list``); ``to_global`` maps (list, tier) to the policy's tier names."""
+    counts = np.zeros((school_list.shape[0], n_tiers), dtype=np.int64)
+    for a in range(choice_ptr.shape[0] - 1):
+        if taking_part[a]:
+            for e in range(choice_ptr[a], choice_ptr[a + 1]):
+                s = choice_school[e]
+                counts[s, to_global[school_list[s], tier[e]]] += 1
+    return counts

@@ -78,16 +78,16 @@ def school_results(
     to_global = np.full((len(lists), max(len(x) for x in lists)), -1, dtype=np.int32)
     for k, listed in enumerate(lists):
         to_global[k, : len(listed)] = [names.index(name) for name in listed]
-    if len(lists) == 1:
-        global_tier = to_global[0][prio.tier]
-    else:
-        global_tier = to_global[school_list[entry_school], prio.tier]
     # applicants who take part: the ineligible (born outside the window) are not counted
-    taking_part = np.repeat(allocation.status != INELIGIBLE, np.diff(apps.choice_ptr))
-    by_tier = np.bincount(
-        entry_school[taking_part].astype(np.int64) * n_tiers + global_tier[taking_part],
-        minlength=n_schools * n_tiers,
-    ).reshape(n_schools, n_tiers)
+    by_tier = kernels.count_by_tier(
+        apps.choice_ptr,
+        allocation.status != INELIGIBLE,
+        entry_school,
+        prio.tier,
+        school_list,
+        to_global,
+        n_tiers,
+    )
     first = apps.choice_ptr[:-1][(np.diff(apps.choice_ptr) > 0) & (allocation.status != INELIGIBLE)]
     first_choices = np.bincount(entry_school[first], minlength=n_schools)
     by_choice = allocation.rank >= 0

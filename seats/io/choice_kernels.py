@@ -53,11 +53,16 @@ def _table(ids, id_ptr, size):
 
 @numba.njit(**JIT)
 def _parse(buf, n_rows, ids, id_ptr, id_value, slots, n_schools, choice_sep, group_sep):
-    """(ok, ptr, school, position) of the joined cells; ok False at the first problem."""
+    """(ok, grouped, ptr, school, position) of the joined cells; ok False at the first
+    problem, grouped True if some cell groups schools in one position."""
     capacity = n_rows
+    grouped = False
     for byte in buf:
-        if byte == choice_sep or byte == group_sep:  # noqa: SIM109
+        if byte == choice_sep:
             capacity += 1
+        elif byte == group_sep:
+            capacity += 1
+            grouped = True
     ptr = np.zeros(n_rows + 1, np.int64)
     school = np.empty(capacity, np.int32)
     position = np.empty(capacity, np.int32)
@@ -70,12 +75,12 @@ def _parse(buf, n_rows, ids, id_ptr, id_value, slots, n_schools, choice_sep, gro
         if not (end_of_row or buf[k] == choice_sep or buf[k] == group_sep):
             continue
         if row >= n_rows:
-            return False, ptr, school, position  # a line break inside a cell
+            return False, grouped, ptr, school, position  # a line break inside a cell
         if end_of_row and k == start and (count == ptr[row]):
             pass  # an empty cell: no choices
         else:
             if k == start:
-                return False, ptr, school, position  # an empty id ('a;;b', 'a;')
+                return False, grouped, ptr, school, position  # an empty id ('a;;b', 'a;')
             slot = _hash(buf, start, k) & mask
             found = -1
             while slots[slot] >= 0:
@@ -85,7 +90,7 @@ def _parse(buf, n_rows, ids, id_ptr, id_value, slots, n_schools, choice_sep, gro
                     break
                 slot = (slot + np.uint64(1)) & mask
             if found < 0 or seen[found] == row:
-                return False, ptr, school, position  # unknown, padded or listed twice
+                return False, grouped, ptr, school, position  # unknown, padded or listed twice
             seen[found] = row
             school[count] = found
             position[count] = pos
@@ -98,8 +103,8 @@ def _parse(buf, n_rows, ids, id_ptr, id_value, slots, n_schools, choice_sep, gro
             pos += 1
         start = k + 1
     if row != n_rows:
-        return False, ptr, school, position
-    return True, ptr, school[:count].copy(), position[:count].copy()
+        return False, grouped, ptr, school, position
+    return True, grouped, ptr, school[:count].copy(), position[:count].copy()
 
 
 def parse_choices(
@@ -118,7 +123,7 @@ def parse_choices(
     size = 1 << max(4, (2 * len(keys)).bit_length())  # at most half full
     slots = _table(ids, id_ptr, size)
     buf = np.frombuffer("\n".join(cells).encode(), np.uint8)
-    ok, ptr, school, position = _parse(
+    ok, grouped, ptr, school, position = _parse(
         buf,
         len(cells),
         ids,
@@ -131,7 +136,7 @@ def parse_choices(
     )
     if not ok:
         return None
-    return ptr, school, position if (buf == ord(group_sep)).any() else None
+    return ptr, school, position if grouped else None
 
 
 @numba.njit(**JIT)

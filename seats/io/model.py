@@ -362,7 +362,7 @@ def read_applicants(
     choice of a school at another level say so instead of "unknown school". A sibling or staff
     school outside the lottery is no error: the condition simply does not hold there."""
     table.require(APPLICANT_COLUMNS)
-    table.unique_ids("applicant_id")
+    table.check_ids("applicant_id")
     ids = table.text("applicant_id")
     if zones is not None:
         table.references("zone_id", zones.index, "zone")

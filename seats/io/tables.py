@@ -188,6 +188,8 @@ class Table:
     def choice(self, column: str, allowed: Iterable[str], *, required: bool = True) -> list[str]:
         allowed = list(allowed)
         values = self.text(column, required=required)
+        if set(values) <= {"", *allowed}:  # the distinct values first: rows only when needed
+            return values
         for value, line in zip(values, self.lines, strict=True):
             if value and value not in allowed:
                 hint = difflib.get_close_matches(value, allowed, n=1)
@@ -202,16 +204,18 @@ class Table:
         full-width / compatibility forms (equal under NFKC and case folding) are duplicates too,
         and an id holding an invisible character is refused (see :func:`id_problem`)."""
         values = self.text(column)
-        joined = "".join(values)
-        plain = joined.isascii() and not _ASCII_CONTROL.search(joined)
-        if plain:
-            # NFKC + casefold of ASCII text is lower(); ids all in one case are their own key
-            one_case = joined in (joined.upper(), joined.lower())
-            keys = values if one_case else list(map(str.lower, values))
-            index = dict(zip(values, range(len(values)), strict=True))  # no step per row
-            distinct = len(index) == len(values) and (one_case or len(set(keys)) == len(values))
-            if distinct and "" not in index and not _risky(values):
-                return index
+        if _plain_distinct(values):
+            return dict(zip(values, range(len(values)), strict=True))  # no step per row
+        return self._checked_ids(column, values)
+
+    def check_ids(self, column: str) -> None:
+        """The checks of :meth:`unique_ids` alone, for ids that nothing looks up by (a set is
+        cheaper than an index for half a million applicants)."""
+        values = self.text(column)
+        if not _plain_distinct(values):
+            self._checked_ids(column, values)
+
+    def _checked_ids(self, column: str, values: list[str]) -> dict[str, int]:
         index: dict[str, int] = {}
         first_of_key: dict[str, int] = {}
         for i, value in enumerate(values):
@@ -313,6 +317,22 @@ def id_problem(value: str) -> str | None:
 
 
 _FORMULA_AT_LINE_START = re.compile("^[" + re.escape("".join(FORMULA_START)) + "]", re.MULTILINE)
+
+
+def _plain_distinct(values: list[str]) -> bool:
+    """True if the ids are ASCII without control characters, distinct even up to case, none
+    empty, too long or formula-like: nothing for the careful row-by-row pass to find."""
+    joined = "".join(values)
+    if not joined.isascii() or _ASCII_CONTROL.search(joined):
+        return False
+    distinct = set(values)
+    if len(distinct) != len(values) or "" in distinct:
+        return False
+    # NFKC + casefold of ASCII text is lower(); ids all in one case are their own key
+    one_case = joined in (joined.upper(), joined.lower())
+    if not one_case and len(set(map(str.lower, values))) != len(values):
+        return False
+    return not _risky(values)
 
 
 def _risky(values: list[str]) -> bool:

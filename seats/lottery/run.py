@@ -268,6 +268,12 @@ def seed_of(options: RunOptions) -> str:
     return canonical_seed(options.seed_parts) if options.seed_parts else options.seed
 
 
+def _copy_and_hash(source: Path, folder: Path, role: str, out: Path) -> tuple[str, str]:
+    """The input's copy in the run folder: (its path there, its SHA-256)."""
+    relative = copy_input(source, folder, role, out)
+    return relative, sha256_file(out / relative)
+
+
 def _collector_paused(func):
     """Run `func` with Python's cyclic garbage collector off. A national file's columns are
     lists of millions of strings, alive for the whole run: every collection that the
@@ -335,18 +341,16 @@ def run_lottery(
     with staged_output(out_dir, force, protect) as out, ThreadPoolExecutor(2) as hashing:
         inputs = out / INPUTS
         inputs.mkdir()
+        # The inputs copied and hashed, then the outputs hashed, on the second core while
+        # this thread writes the results and builds the records (copying and hashlib let go
+        # of the GIL): the national draw's 130 MB of inputs and outputs.
         copies = {
-            role: copy_input(Path(path), inputs, role, out)
+            role: hashing.submit(_copy_and_hash, Path(path), inputs, role, out)
             for role, path in paths.items()
             if path is not None
         }
         counts = write_results(out, result)
-        # The files' digests on a second core while the records are built (hashlib lets go
-        # of the GIL): the national draw's 130 MB of inputs and outputs.
-        digest = {
-            relative: hashing.submit(sha256_file, out / relative)
-            for relative in [*copies.values(), *OUTPUT_FILES]
-        }
+        digest = {name: hashing.submit(sha256_file, out / name) for name in OUTPUT_FILES}
         log = AuditLog(out / AUDIT_FILE)
         log.append(
             "run",
@@ -371,13 +375,14 @@ def run_lottery(
             "catchments": len(lottery.catchments) if lottery.catchments is not None else None,
             "communities": len(lottery.communities.ids) if lottery.communities else None,
         }
-        for role, relative in copies.items():
+        for role, copied in copies.items():
+            relative, sha256 = copied.result()
             log.append(
                 "input",
                 {
                     "role": role,
                     "file": relative,
-                    "sha256": digest[relative].result(),
+                    "sha256": sha256,
                     "rows": rows[role],
                 },
             )

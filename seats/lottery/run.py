@@ -114,19 +114,26 @@ class RunSummary:
 
 def write_results(out: Path, result: Draw) -> dict[str, int]:
     """Write the three result files into `out`; returns row counts by file name."""
-    lottery, wait_school, wait_app = result.lottery, result.wait_school, result.wait_app
-    apps, schools = lottery.applicants, lottery.schools
-    names = lottery.policy.tier_names
-
+    apps = result.lottery.applicants
     ids = Vocabulary.of(apps.ids)
-    counts = {
-        ASSIGNMENTS: write_columns(
+    # assignments.csv on a thread of its own while the other two are made (its kernel and
+    # its writes let go of the GIL)
+    with ThreadPoolExecutor(1) as writer:
+        assignments = writer.submit(
+            write_columns,
             out / ASSIGNMENTS,
             ASSIGNMENT_COLUMNS,
             [Column(np.arange(len(apps), dtype=np.int64), ids), *_assignment_columns(result)],
         )
-    }
+        counts = _write_waitlists_and_schools(out, result, ids)
+        counts[ASSIGNMENTS] = assignments.result()
+    return counts
 
+
+def _write_waitlists_and_schools(out: Path, result: Draw, ids: Vocabulary) -> dict[str, int]:
+    lottery, wait_school, wait_app = result.lottery, result.wait_school, result.wait_app
+    schools, names = lottery.schools, lottery.policy.tier_names
+    counts = {}
     position = np.arange(len(wait_school)) - np.searchsorted(wait_school, wait_school)
     counts[WAITLISTS] = write_columns(
         out / WAITLISTS,

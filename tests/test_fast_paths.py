@@ -43,6 +43,27 @@ def _row_read(text: str):
     return header, rows, lines, problems
 
 
+@pytest.mark.parametrize(
+    ("text", "codec", "bom", "encoding"),
+    [
+        ("id,zone\na1,Z01\n", "utf-8", False, None),
+        ("id,zone\na1,Z01\n", "utf-8", True, None),
+        ("id,zone\na1,Z01", "gbk", False, "gbk"),
+        ("id,zone\n张三,Z01\n", "utf-8", True, None),
+        ("id,zone\n张三,Z01\n", "gb18030", False, None),
+        ("id,zone\na1,Z01\n", "cp500", False, "cp500"),
+    ],
+)
+def test_file_bytes_stand_for_the_text_only_when_they_are_its_utf8(text, codec, bom, encoding):
+    raw = (b"\xef\xbb\xbf" if bom else b"") + text.encode(codec)
+    same = tables._same_bytes(raw, text, encoding)
+    if same is not None:
+        assert bytes(same) == text.encode()
+    # where they are taken, the split is the one of the encoded text
+    assert tables._plain_columns(text, same) == tables._plain_columns(text)
+    assert (same is not None) == (text.isascii() and codec != "cp500")
+
+
 @EXAMPLES
 @given(st.lists(st.lists(CELL, min_size=1, max_size=4), min_size=1, max_size=8), st.booleans())
 def test_plain_columns_match_the_row_reader(records, final_newline):

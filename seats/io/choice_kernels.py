@@ -140,11 +140,10 @@ def parse_choices(
 
 
 @numba.njit(**JIT)
-def _rectangular(buf, commas_per_line, longest):
-    n = len(buf)
-    start, commas = 0, 0
-    for k in range(n + 1):
-        if k == n or buf[k] == 10:
+def _rectangular(buf, start, stop, commas_per_line, longest):
+    commas = 0
+    for k in range(start, stop + 1):
+        if k == stop or buf[k] == 10:
             # a line with another number of fields, only separators (blank) or too long
             if commas != commas_per_line or k - start == commas or k - start > longest:
                 return False
@@ -154,9 +153,9 @@ def _rectangular(buf, commas_per_line, longest):
     return True
 
 
-def rectangular(body: str, width: int, longest: int) -> bool:
-    """Whether every line of `body` (lines joined by line breaks, no final one) has `width`
-    comma-separated fields, is not blank (only separators) and has at most `longest` bytes
-    (UTF-8: at least as many as characters, so a line refused here for its length is still
-    read, by the row reader)."""
-    return bool(_rectangular(np.frombuffer(body.encode(), np.uint8), width - 1, longest))
+def rectangular(utf8: bytes, start: int, stop: int, width: int, longest: int) -> bool:
+    """Whether every line of ``utf8[start:stop]`` (UTF-8 text, lines joined by line breaks, no
+    final one) has `width` comma-separated fields, is not blank (only separators) and has at
+    most `longest` bytes (at least as many as characters, so a line refused here for its
+    length is still read, by the row reader)."""
+    return bool(_rectangular(np.frombuffer(utf8, np.uint8), start, stop, width - 1, longest))

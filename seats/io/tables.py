@@ -471,7 +471,7 @@ def _read_csv(path: Path, name: str, problems: Problems, encoding: str | None):
     # Cells are trimmed; a plain file with no white space at any cell's edge (the usual
     # export) needs no Python step per cell for it.
     padded = _may_have_padding(text) and _PADDED_CELL.search(text) is not None
-    plain = not padded and _plain_columns(text)
+    plain = not padded and _plain_columns(text, _same_bytes(raw, text, encoding))
     if plain:
         header, lines, columns = plain
         if not _check_header(header, name, 1, problems):
@@ -515,32 +515,58 @@ def _read_csv(path: Path, name: str, problems: Problems, encoding: str | None):
 _ASCII_BLANKS = (" ", "\t", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
 
 
+def _same_bytes(raw: bytes, text: str, encoding: str | None) -> memoryview | None:
+    """The file's bytes after a BOM when they are exactly the UTF-8 of its decoded text: ASCII
+    text read as UTF-8 or GB18030 (the codecs tried without --encoding; or GBK named with it),
+    where each byte is its own character. None otherwise (the caller encodes the text)."""
+    body = memoryview(raw)[3:] if raw.startswith(codecs.BOM_UTF8) else memoryview(raw)
+    codec = (
+        "utf-8"
+        if encoding is None
+        else codecs_lookup(ENCODING_ALIASES.get(encoding.lower(), encoding))
+    )
+    if codec in ("utf-8", "gb18030", "gbk") and text.isascii() and len(body) == len(text):
+        return body
+    return None
+
+
 def _may_have_padding(text: str) -> bool:
     """False when no cell can have white space at its edge: ASCII text without any blank but
     the line break (one scan per character kind, instead of a regex over every position)."""
     return not text.isascii() or any(blank in text for blank in _ASCII_BLANKS)
 
 
-def _plain_columns(text: str) -> tuple[list[str], list[int], list[list[str]]] | None:
+def _plain_columns(
+    text: str, utf8: bytes | None = None
+) -> tuple[list[str], list[int], list[list[str]]] | None:
     """(header, lines, columns) of a file that needs nothing but splitting (see
     :func:`_plain_records`) and whose header is on line 1, every other line holding exactly
     the header's number of fields and none blank: the usual export, split into columns by a
     few whole-text operations instead of a step per row. None otherwise (the row reader then
-    reports or skips what is unusual)."""
+    reports or skips what is unusual). `utf8`: the text's UTF-8 bytes, when the caller has
+    them (the file itself, most often), else they are made here."""
     if _needs_csv_module(text):
         return None
-    body = text[:-1] if text.endswith("\n") else text
-    head, newline, body = body.partition("\n")
+    # (whole-text operations: no copy of the body, which is most of a national file)
+    end = len(text) - 1 if text.endswith("\n") else len(text)
+    first_break = text.find("\n", 0, end)
+    head = text[: max(first_break, 0)]
     header = head.split(",")
-    if not any(header) or not newline or not body:
+    if not any(header) or first_break < 0 or first_break + 1 >= end:
         return None
     if len(head) > csv.field_size_limit():
         return None
-    if not rectangular(body, len(header), csv.field_size_limit()):
+    if utf8 is None:
+        utf8 = text.encode()
+    start = len(head) + 1 if head.isascii() else len(head.encode()) + 1
+    stop = len(utf8) - (len(text) - end)
+    if not rectangular(utf8, start, stop, len(header), csv.field_size_limit()):
         return None
-    cells = body.replace("\n", ",").split(",")
+    cells = text.replace("\n", ",").split(",")  # the header's cells first
+    if end < len(text):
+        cells.pop()  # after the final line break
     width = len(header)
-    columns = [cells[j::width] for j in range(width)]
+    columns = [cells[width + j :: width] for j in range(width)]
     return header, list(range(2, len(columns[0]) + 2)), columns
 
 

@@ -32,8 +32,11 @@ REQUIRED_ROLES = {
 }
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def utc_now() -> str:
@@ -65,10 +68,11 @@ class AuditLog:
         """Append one record of this kind per payload (one file write for all of them: a
         national draw logs one record per school)."""
         lines, records = [], []
+        now = utc_now()  # one moment for the records written together
         for payload in payloads:
             record = {
                 "seq": len(self.records),
-                "time": utc_now(),
+                "time": now,
                 "kind": kind,
                 "payload": payload,
                 "prev": self.prev,

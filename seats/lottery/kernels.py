@@ -874,3 +874,65 @@ def count_by_tier(choice_ptr, taking_part, choice_school, tier, school_list, to_
                 s = choice_school[e]
                 counts[s, to_global[school_list[s], tier[e]]] += 1
     return counts
+
+
+# --- choice lists ---------------------------------------------------------------------------
+
+
+@numba.njit(**JIT)
+def grouped_entries(choice_ptr, position):
+    """(entries, group, applicant) of every entry in a position that lists two or more
+    schools (``P01|P02``): the entries in order, a number per position (ascending) and the
+    applicant of each."""
+    n_applicants = choice_ptr.shape[0] - 1
+    count = 0
+    for a in range(n_applicants):
+        e, stop = choice_ptr[a], choice_ptr[a + 1]
+        while e < stop:
+            f = e + 1
+            while f < stop and position[f] == position[e]:
+                f += 1
+            if f - e > 1:
+                count += f - e
+            e = f
+    entries = np.empty(count, dtype=np.int64)
+    group = np.empty(count, dtype=np.int64)
+    applicant = np.empty(count, dtype=np.int64)
+    k, g = 0, 0
+    for a in range(n_applicants):
+        e, stop = choice_ptr[a], choice_ptr[a + 1]
+        while e < stop:
+            f = e + 1
+            while f < stop and position[f] == position[e]:
+                f += 1
+            if f - e > 1:
+                for i in range(e, f):
+                    entries[k] = i
+                    group[k] = g
+                    applicant[k] = a
+                    k += 1
+                g += 1
+            e = f
+    return entries, group, applicant
+
+
+@numba.njit(**JIT)
+def order_within_groups(group, number):
+    """The order that sorts `number` within each run of equal `group` values and keeps the
+    runs where they are (np.lexsort((number, group)) for ascending groups; runs are short)."""
+    n = group.shape[0]
+    order = np.arange(n)
+    start = 0
+    while start < n:
+        stop = start + 1
+        while stop < n and group[stop] == group[start]:
+            stop += 1
+        for i in range(start + 1, stop):  # insertion sort: stable, and a run is a few entries
+            moving = order[i]
+            j = i
+            while j > start and number[order[j - 1]] > number[moving]:
+                order[j] = order[j - 1]
+                j -= 1
+            order[j] = moving
+        start = stop
+    return order

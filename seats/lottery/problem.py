@@ -28,6 +28,7 @@ from seats.io.model import (
     read_zones,
 )
 from seats.io.tables import Table, find_table, read_table
+from seats.lottery import kernels
 from seats.lottery.numbers import _rank_digests, check_seed, multiple_digests
 from seats.lottery.policy import DEFAULT_POLICY, Policy, load_policy
 
@@ -140,18 +141,9 @@ def expand_groups(lottery: Lottery) -> None:
     apps = lottery.applicants
     if not apps.has_groups or not len(apps.choice_school):
         return
-    ptr, position = apps.choice_ptr, apps.choice_position
     n_entries = len(apps.choice_school)
-    # An entry joins the one before it when both are of one applicant and one position.
-    first_of_list = np.zeros(n_entries, dtype=bool)
-    first_of_list[ptr[:-1][np.diff(ptr) > 0]] = True
-    joins = np.zeros(n_entries, dtype=bool)
-    joins[1:] = (position[1:] == position[:-1]) & ~first_of_list[1:]
-    in_group = joins.copy()
-    in_group[:-1] |= joins[1:]
-    grouped = np.flatnonzero(in_group)  # the entries of positions with two or more schools
-    group = np.cumsum(~joins[grouped])  # which position, counted over the grouped entries
-    app = np.searchsorted(ptr, grouped, side="right") - 1
+    # the entries of positions with two or more schools, which position, whose
+    grouped, group, app = kernels.grouped_entries(apps.choice_ptr, apps.choice_position)
     digests = multiple_digests(
         lottery.seed, lottery.schools.ids, apps.choice_school[grouped], apps.ids, app
     )
@@ -163,7 +155,7 @@ def expand_groups(lottery: Lottery) -> None:
         np.minimum.at(number, leads, number[entries])
         number[entries] = number[leads]
     # Only the grouped entries move, inside their own position: sort that subset alone.
-    order = np.lexsort((number[grouped], group))
+    order = kernels.order_within_groups(group, number[grouped])
     apps.choice_school[grouped] = apps.choice_school[grouped][order]
 
 

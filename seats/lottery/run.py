@@ -6,7 +6,7 @@ A run folder holds everything needed to check it: ``inputs/`` (byte copies of th
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import gc
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -281,26 +281,21 @@ def _copy_and_hash(source: Path, folder: Path, role: str, out: Path) -> tuple[st
     return relative, sha256_file(out / relative)
 
 
-def _collector_paused(func):
-    """Run `func` with Python's cyclic garbage collector off. A national file's columns are
-    lists of millions of strings, alive for the whole run: every collection that the
-    reading, checking and writing trigger walks them again (about 0.3 s in all); a run makes
-    no reference cycles worth collecting."""
-
-    @functools.wraps(func)
-    def paused(*args, **kwargs):
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            if enabled:
-                gc.enable()
-
-    return paused
+@contextlib.contextmanager
+def _frozen_once_made():
+    """Python's cyclic collector off while the block makes long-lived objects; when it ends
+    without an error they are frozen (gc.freeze: left out of every later collection's walk)
+    before the collector is on again. The caller unfreezes them (gc.unfreeze)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+        gc.freeze()
+    finally:
+        if enabled:
+            gc.enable()
 
 
-@_collector_paused
 def run_lottery(
     schools_path: Path,
     applicants_path: Path,
@@ -341,7 +336,33 @@ def run_lottery(
         check_against_commitment(commitment, paths, committed, str(commitment_path))
     protect = [Path(p) for p in (*paths.values(), commitment_path) if p is not None]
     check_output_folder(Path(out_dir), force, protect)
-    lottery = load_from(paths, seed_of(options), options)
+    # A national file's columns are lists of millions of strings, alive to the end of the run.
+    # While they are made, every collection that reading and checking trigger walks them again
+    # (0.27 s in all), so the collector is off; then they are frozen out of its walks, and what
+    # the draw and the writers leave (numba's compiler too, on a cold cache) is collected as
+    # usual.
+    with _frozen_once_made():
+        lottery = load_from(paths, seed_of(options), options)
+    try:
+        return _draw_and_write(
+            lottery, paths, options, out_dir, force, protect, commitment, commitment_path,
+            command,
+        )  # fmt: skip
+    finally:
+        gc.unfreeze()
+
+
+def _draw_and_write(
+    lottery: Lottery,
+    paths: dict[str, Path],
+    options: RunOptions,
+    out_dir: Path,
+    force: bool,
+    protect: list[Path],
+    commitment: dict | None,
+    commitment_path: Path | None,
+    command: list[str] | None,
+) -> RunSummary:
     result = draw(lottery, options.fallback)
 
     # (the hashing threads end before the staging folder is kept or removed)

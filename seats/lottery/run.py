@@ -116,8 +116,9 @@ def write_results(out: Path, result: Draw) -> dict[str, int]:
     """Write the three result files into `out`; returns row counts by file name."""
     apps = result.lottery.applicants
     ids = Vocabulary.of(apps.ids)
-    # assignments.csv on a thread of its own while the other two are made (its kernel and
-    # its writes let go of the GIL)
+    # assignments.csv on a thread of its own while the other two are made (the compiled
+    # writer and the file writes let go of the GIL; a vocabulary needing write_csv gains
+    # nothing, and loses nothing)
     with ThreadPoolExecutor(1) as writer:
         assignments = writer.submit(
             write_columns,

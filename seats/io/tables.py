@@ -537,7 +537,7 @@ def _may_have_padding(text: str) -> bool:
 
 
 def _plain_columns(
-    text: str, utf8: bytes | None = None
+    text: str, utf8: bytes | memoryview | None = None
 ) -> tuple[list[str], list[int], list[list[str]]] | None:
     """(header, lines, columns) of a file that needs nothing but splitting (see
     :func:`_plain_records`) and whose header is on line 1, every other line holding exactly
@@ -558,7 +558,7 @@ def _plain_columns(
         return None
     if utf8 is None:
         utf8 = text.encode()
-    start = len(head) + 1 if head.isascii() else len(head.encode()) + 1
+    start = len(head.encode()) + 1  # the body's first byte
     stop = len(utf8) - (len(text) - end)
     if not rectangular(utf8, start, stop, len(header), csv.field_size_limit()):
         return None

@@ -880,18 +880,25 @@ def count_by_tier(choice_ptr, taking_part, choice_school, tier, school_list, to_
 
 
 @numba.njit(**JIT)
+def _position_end(position, e, stop):
+    """The end of the run of entries from `e` (before `stop`) that share e's position."""
+    f = e + 1
+    while f < stop and position[f] == position[e]:
+        f += 1
+    return f
+
+
+@numba.njit(**JIT)
 def grouped_entries(choice_ptr, position):
     """(entries, group, applicant) of every entry in a position that lists two or more
     schools (``P01|P02``): the entries in order, a number per position (ascending) and the
-    applicant of each."""
+    applicant of each. Counted first, then filled: no entry-sized scratch."""
     n_applicants = choice_ptr.shape[0] - 1
     count = 0
     for a in range(n_applicants):
         e, stop = choice_ptr[a], choice_ptr[a + 1]
         while e < stop:
-            f = e + 1
-            while f < stop and position[f] == position[e]:
-                f += 1
+            f = _position_end(position, e, stop)
             if f - e > 1:
                 count += f - e
             e = f
@@ -902,9 +909,7 @@ def grouped_entries(choice_ptr, position):
     for a in range(n_applicants):
         e, stop = choice_ptr[a], choice_ptr[a + 1]
         while e < stop:
-            f = e + 1
-            while f < stop and position[f] == position[e]:
-                f += 1
+            f = _position_end(position, e, stop)
             if f - e > 1:
                 for i in range(e, f):
                     entries[k] = i

@@ -146,9 +146,7 @@ def entry_tiers(lottery: Lottery, facts: _EntryFacts | None = None) -> np.ndarra
 @dataclass
 class Priorities:
     tier: np.ndarray  # per entry: the applicant's own tier index in the school's list (int8)
-    key: (
-        np.ndarray
-    )  # per entry: the unit's priority key at that school (lower wins; int32 or int64)
+    key: np.ndarray  # per entry: the unit's priority key at that school (lower wins)
     applicant_digest: bytes  # single-form digest per applicant (32 bytes each)
     entry_digest: bytes | None  # multiple tie-break: one digest per entry
     units: Units | None = None
@@ -239,12 +237,13 @@ def priorities(lottery: Lottery) -> Priorities:
         else 0
     )
     n = max(n_numbers, 1)
-    if int(tier.max(initial=0) + 1) * order_span * n < 2**62:
-        # in place: one entry-sized array made, not one per operation; four bytes per entry
-        # where the keys fit and the unit kernels run (they copy the keys into their own
-        # lists; v1's kernels take int64)
-        narrow = int(tier.max(initial=0) + 1) * order_span * n < 2**31
-        key = unit_tier.astype(np.int32 if narrow and lottery.needs_unit_kernels else np.int64)
+    keys_below = int(tier.max(initial=0) + 1) * order_span * n  # every packed key is less
+    if keys_below < 2**62:
+        # in place: one entry-sized array made, not one per operation; int32 where the keys
+        # fit and the unit kernels run (they copy the keys into their own lists; v1's kernels
+        # take int64)
+        narrow = keys_below < 2**31 and lottery.needs_unit_kernels
+        key = unit_tier.astype(np.int32 if narrow else np.int64)
         if unit_order is not None:
             key *= order_span
             key += order_part
